@@ -1,0 +1,1 @@
+"""Pure logic of the hub: schemas, sketches, windows, detectors, correlation (no Kafka)."""
