@@ -1,0 +1,175 @@
+"""Aggregate agent: all eight tumbling windows per ``hub.points`` partition.
+
+Kafka wiring around :class:`pipeline.engine.PartitionEngine`: messages are acked
+only when every window they fed is closed, published and persisted (manual acks),
+durable state lives in a RocksDB-backed Faust table with a changelog topic, and a
+timer sends wall-clock ticks through the topic itself so that idle partitions
+close their windows inside the stream (where table writes are allowed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import orjson
+
+from agents.app import app, catalogue, settings
+from agents.counters import COUNTERS
+from agents.ingest import POINTS_SPEC, points_topic
+from pipeline.aggregates import parse_windows, result_metric
+from pipeline.engine import EngineConfig, PartitionEngine, StepOutput
+from pipeline.point_batches import decode_batch
+
+log = logging.getLogger(__name__)
+
+TICK = b'{"tick":true}'
+CONFIG = EngineConfig(
+    allowed_lateness_s=settings.allowed_lateness_s,
+    grace_s=settings.window_grace_s,
+    idle_timeout_s=settings.idle_timeout_s,
+)
+PUBLISHED = {w.seconds for w in parse_windows(settings.windows)}
+metric_topics = {
+    window.seconds: app.topic(
+        catalogue.metrics_topic(window.value).name, key_serializer="raw", value_serializer="raw"
+    )
+    for window in parse_windows("1m,5m,15m,1h,6h,1d,1w,30d")
+}
+late_topic = app.topic(catalogue.one("late").name, key_serializer="raw", value_serializer="raw")
+state_table = app.Table(
+    "window-state",
+    partitions=POINTS_SPEC.partitions,
+    key_type=bytes,
+    value_type=bytes,
+)
+
+engines: dict[int, PartitionEngine] = {}
+held: dict[int, dict[int, Any]] = {}
+
+
+class PartitionStore(MutableMapping[str, bytes]):
+    """The engine's key-value view of one partition's share of the Faust table."""
+
+    def __init__(self, partition: int) -> None:
+        self.prefix = f"{partition}|"
+
+    def _key(self, key: str) -> bytes:
+        return (self.prefix + key).encode()
+
+    def __getitem__(self, key: str) -> bytes:
+        value = state_table.get(self._key(key))
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        state_table[self._key(key)] = value
+
+    def __delitem__(self, key: str) -> None:
+        state_table.pop(self._key(key), None)
+
+    def __iter__(self) -> Iterator[str]:
+        prefix = self.prefix.encode()
+        for key in list(state_table.keys()):
+            if key.startswith(prefix):
+                yield key[len(prefix) :].decode()
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+async def _publish(out: StepOutput) -> None:
+    futures = []
+    for result in out.results:
+        if result.size_s not in PUBLISHED:
+            continue
+        metric = result_metric(result)
+        futures.append(
+            await metric_topics[result.size_s].send(
+                key=result.series_id.encode(), value=metric.to_wire_bytes()
+            )
+        )
+    for late in out.late:
+        futures.append(
+            await late_topic.send(
+                key=late.series_id.encode(),
+                value=orjson.dumps(
+                    {
+                        "reason": "late",
+                        "measurement": late.measurement,
+                        "tags": dict(late.tags),
+                        "timestamp": late.timestamp,
+                        "fields": late.fields,
+                        "watermark": late.watermark,
+                        "source": late.source,
+                        "source_offset": late.source_offset,
+                    }
+                ),
+            )
+        )
+    if futures:
+        await asyncio.gather(*futures)
+    COUNTERS.windows_published += len(out.results)
+    COUNTERS.late_points += len(out.late)
+    COUNTERS.duplicate_batches_skipped += out.duplicate_events
+
+
+@app.agent(points_topic)
+async def aggregate(stream):  # type: ignore[no-untyped-def]
+    async for event in stream.noack().events():
+        message = event.message
+        partition, offset = message.partition, message.offset
+        engine = engines.get(partition)
+        store = PartitionStore(partition)
+        if engine is None:
+            engine = engines[partition] = PartitionEngine(store, CONFIG, time.time())
+            held[partition] = {}
+            log.info(
+                "partition %d: restored watermark %s, %d roll-ups",
+                partition,
+                engine.watermark,
+                engine.rollup_count,
+            )
+        held[partition][offset] = event
+        if message.value == TICK:
+            out = engine.tick(offset, time.time())
+        else:
+            out = engine.apply(offset, decode_batch(message.value), time.time())
+        # Publish first, then persist, then ack: a crash can repeat a result, never lose one.
+        await _publish(out)
+        for key, value in out.writes:
+            if value is None:
+                del store[key]
+            else:
+                store[key] = value
+        pending = held[partition]
+        for acked in out.ackable:
+            done = pending.pop(acked, None)
+            if done is not None:
+                done.ack()
+
+
+@app.on_partitions_revoked.connect
+async def _drop_revoked(app: Any, revoked: Any, **kwargs: Any) -> None:
+    """A revoked partition's open windows are rebuilt by its next owner from unacked input."""
+    for tp in revoked:
+        if tp.topic == POINTS_SPEC.name:
+            engines.pop(tp.partition, None)
+            held.pop(tp.partition, None)
+
+
+@app.timer(interval=1.0)
+async def send_ticks() -> None:
+    """Wall-clock ticks into our own partitions, so idle ones still close their windows."""
+    for tp in app.consumer.assignment():
+        if tp.topic == POINTS_SPEC.name:
+            await points_topic.send(value=TICK, partition=tp.partition)
+
+
+@app.timer(interval=10.0)
+async def log_counters() -> None:
+    log.info("hub counters %s", COUNTERS.snapshot())

@@ -1,0 +1,36 @@
+"""The Faust application: one per worker process, configured from HUB_* variables."""
+
+from __future__ import annotations
+
+import os
+
+import faust
+
+from agents.kafka_clients import faust_credentials
+from agents.settings import load_settings
+from pipeline.topics import load_catalogue
+
+settings = load_settings()
+catalogue = load_catalogue(prefix=settings.topic_prefix, app_id=settings.app_id)
+
+os.makedirs(settings.data_dir, exist_ok=True)
+
+app = faust.App(
+    settings.app_id,
+    broker=settings.broker_url,
+    broker_credentials=faust_credentials(settings),
+    datadir=settings.data_dir,
+    store="rocksdb://",
+    web_enabled=False,
+    topic_replication_factor=1,
+    topic_allow_declare=True,
+    consumer_auto_offset_reset="earliest",
+    producer_max_request_size=settings.max_message_bytes + 65536,
+    broker_commit_every=1000,
+    broker_commit_interval=1.0,
+    autodiscover=False,
+)
+
+# Import the agents so they register on the app.
+from agents import aggregate as _aggregate  # noqa: E402,F401
+from agents import ingest as _ingest  # noqa: E402,F401

@@ -1,0 +1,157 @@
+"""`hub`: the one command users run (infra, topics, worker, produce, tail, validate)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cmd_infra(args: argparse.Namespace) -> int:
+    script = REPO_ROOT / "scripts" / "infra.sh"
+    if not script.exists():
+        print(f"hub infra needs {script}; run it from a checkout of the repository")
+        return 2
+    return subprocess.call(["bash", str(script), args.action, args.service])
+
+
+def _cmd_topics(args: argparse.Namespace) -> int:
+    from agents.admin import apply_topics, list_topics
+    from agents.settings import load_settings
+    from pipeline.topics import load_catalogue
+
+    settings = load_settings()
+    catalogue = load_catalogue(prefix=settings.topic_prefix, app_id=settings.app_id)
+    if args.action == "apply":
+        asyncio.run(apply_topics(settings, catalogue))
+        return 0
+    rows = asyncio.run(list_topics(settings, catalogue))
+    print(f"{'topic':40} {'role':13} {'parts':>5} {'retention':>10} {'cleanup':8} state")
+    for row in rows:
+        retention = f"{row['retention_days']:g}d" if row["retention_days"] else "-"
+        state = "ok" if row["in_sync_with_yaml"] else ("missing" if not row["exists"] else "drift")
+        print(
+            f"{row['name']:40} {row['role']:13} {row['partitions'] or '-':>5} {retention:>10} "
+            f"{row['cleanup_policy'] or '-':8} {state}"
+        )
+    return 0 if all(r["in_sync_with_yaml"] for r in rows) else 1
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from pipeline.validate_lines import validate_lines
+
+    if args.file == "-":
+        lines = sys.stdin.buffer
+        return validate_lines(lines, sys.stdout)
+    try:
+        with open(args.file, "rb") as handle:
+            return validate_lines(handle, sys.stdout)
+    except FileNotFoundError:
+        print(f"hub validate: no such file {args.file!r}", file=sys.stderr)
+        return 2
+
+
+def _cmd_produce(args: argparse.Namespace) -> int:
+    from agents.produce import produce
+
+    if args.count is None and args.duration is None:
+        args.duration = 10.0
+    asyncio.run(
+        produce(args.rate, args.duration, args.count, args.batch, args.seed, args.every_variant)
+    )
+    return 0
+
+
+def _cmd_tail(args: argparse.Namespace) -> int:
+    from agents.settings import load_settings
+    from agents.tail import tail
+
+    settings = load_settings()
+    topic = args.topic if args.raw_name else settings.topic_prefix + args.topic
+    asyncio.run(
+        tail(
+            settings,
+            topic,
+            args.from_beginning,
+            args.max,
+            args.timeout,
+            contains=args.contains,
+            summary=args.summary,
+        )
+    )
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from agents.app import app
+
+    sys.argv = ["hub", "worker", "--loglevel", args.loglevel, "--without-web"]
+    app.main()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    infra = sub.add_parser("infra", help="start/stop/inspect the local Kafka and Redis")
+    infra.add_argument("action", choices=["up", "down", "status"])
+    infra.add_argument("service", nargs="?", default="all", choices=["all", "kafka", "redis"])
+    infra.set_defaults(func=_cmd_infra)
+
+    topics = sub.add_parser("topics", help="create/align (apply) or show (list) the topics")
+    topics.add_argument("action", choices=["apply", "list"])
+    topics.set_defaults(func=_cmd_topics)
+
+    validate = sub.add_parser("validate", help="check JSON Lines events against the wire format")
+    validate.add_argument("file", nargs="?", default="-", help="a .jsonl file, or - for stdin")
+    validate.set_defaults(func=_cmd_validate)
+
+    produce = sub.add_parser("produce", help="send simulated events of every payload type")
+    produce.add_argument("--rate", type=float, default=200.0, help="events per second")
+    produce.add_argument("--duration", type=float, help="seconds to run (default 10)")
+    produce.add_argument("--count", type=int, help="stop after this many events")
+    produce.add_argument("--batch", type=int, default=1, help="events per message (JSON array)")
+    produce.add_argument("--seed", type=int, default=0)
+    produce.add_argument(
+        "--every-variant", action="store_true", help="start with one event of each payload type"
+    )
+    produce.set_defaults(func=_cmd_produce)
+
+    tail = sub.add_parser("tail", help="pretty-print what arrives on a topic")
+    tail.add_argument("topic", help="topic name from topics.yaml, e.g. hub.metrics.1m")
+    tail.add_argument("--from-beginning", action="store_true")
+    tail.add_argument("--max", type=int, help="stop after this many messages")
+    tail.add_argument("--timeout", type=float, help="stop after this many idle seconds")
+    tail.add_argument("--contains", help="only messages whose bytes contain this text")
+    tail.add_argument("--summary", action="store_true", help="one line per aggregated metric")
+    tail.add_argument("--raw-name", action="store_true", help="do not add HUB_TOPIC_PREFIX")
+    tail.set_defaults(func=_cmd_tail)
+
+    worker = sub.add_parser("worker", help="run the stream-processing worker (Faust)")
+    worker.add_argument("--loglevel", default=os.environ.get("HUB_LOG_LEVEL", "info"))
+    worker.set_defaults(func=_cmd_worker)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `hub tail ... | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["build_parser", "main"]

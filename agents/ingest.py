@@ -1,0 +1,74 @@
+"""Ingest agent: validate every message of the module topics, dead-letter the bad ones,
+and forward valid events as time-series points, re-keyed by series, to ``hub.points``."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from agents.app import app, catalogue, settings
+from agents.counters import COUNTERS
+from agents.dead_letter import send_rejections
+from pipeline.cardinality import CardinalityGuard
+from pipeline.ingest import IngestLimits, decode_message
+from pipeline.normalize import Point, points_from_event
+from pipeline.point_batches import encode_batch, group_points
+
+LIMITS = IngestLimits(
+    max_message_bytes=settings.max_message_bytes,
+    max_future_skew_s=settings.max_future_skew_s,
+    max_past_age_s=settings.max_past_age_s,
+)
+POINTS_SPEC = catalogue.one("internal")
+GUARD = CardinalityGuard(settings.max_tag_values)
+
+input_topic = app.topic(
+    *(spec.name for spec in catalogue.by_role("input")),
+    key_serializer="raw",
+    value_serializer="raw",
+)
+points_topic = app.topic(
+    POINTS_SPEC.name,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=POINTS_SPEC.partitions,
+)
+dead_letter_topic = app.topic(
+    catalogue.one("dead-letter").name, key_serializer="raw", value_serializer="raw"
+)
+
+
+@app.agent(input_topic)
+async def ingest(stream):  # type: ignore[no-untyped-def]
+    async for events in stream.take_events(2000, within=0.2):
+        now = time.time()
+        by_source: dict[tuple[str, int], list[tuple[int, Point]]] = defaultdict(list)
+        for event in events:
+            message = event.message
+            decoded = decode_message(message.value or b"", now, LIMITS)
+            COUNTERS.consumed += decoded.consumed
+            COUNTERS.processed += len(decoded.events)
+            COUNTERS.dead_lettered += len(decoded.rejections)
+            if decoded.rejections:
+                await send_rejections(
+                    dead_letter_topic,
+                    decoded.rejections,
+                    message.key,
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                )
+            items = by_source[(message.topic, message.partition)]
+            for index, valid in enumerate(decoded.events):
+                # A batch message holds many events: give each its own sub-offset.
+                offset = message.offset * 65536 + index
+                items.extend((offset, GUARD.apply(p)) for p in points_from_event(valid))
+        pending = []
+        for (topic, partition), items in by_source.items():
+            COUNTERS.points += len(items)
+            routed = group_points(topic, partition, items, POINTS_SPEC.partitions)
+            for dest, batch in routed.items():
+                pending.append(await points_topic.send(value=encode_batch(batch), partition=dest))
+        # At-least-once: input offsets are acked only after the points are on the broker.
+        for future in pending:
+            await future

@@ -1,0 +1,50 @@
+"""aiokafka and Faust client construction from Settings (security passes straight through)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from agents.settings import Settings
+
+
+def faust_credentials(settings: Settings) -> faust.auth.Credentials | None:
+    sec = settings.security
+    if sec.sasl_mechanism:
+        return faust.SASLCredentials(
+            username=sec.sasl_username,
+            password=sec.sasl_password,
+            mechanism=sec.sasl_mechanism,
+            ssl_context=sec.ssl_context(),
+        )
+    context = sec.ssl_context()
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+def producer(settings: Settings, **kwargs: Any) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        max_request_size=settings.max_message_bytes + 65536,
+        **settings.security.aiokafka_kwargs(),
+        **kwargs,
+    )
+
+
+def consumer(settings: Settings, *topics: str, **kwargs: Any) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap,
+        **settings.security.aiokafka_kwargs(),
+        **kwargs,
+    )
+
+
+def admin(settings: Settings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, **settings.security.aiokafka_kwargs()
+    )

@@ -1,0 +1,32 @@
+"""Closed windows to the wire format's AggregatedMetric (stats shape), and window names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pipeline.engine import WindowResult
+from pipeline.models.metrics import AggregatedMetric, StatisticalMeasures, TimeWindow
+
+WINDOW_BY_SECONDS = {w.seconds: w for w in TimeWindow}
+LABEL_ALIASES = {"30d": "1M", "1mo": "1M"}
+
+
+def metric_name(measurement: str, field: str) -> str:
+    return f"{measurement}.{field}"
+
+
+def parse_windows(spec: str | tuple[str, ...] | list[str]) -> list[TimeWindow]:
+    """``"1m,5m,30d"`` (or a list of labels) to windows; ``30d`` is the 30-day window."""
+    labels = spec.split(",") if isinstance(spec, str) else list(spec)
+    return [TimeWindow.from_label(LABEL_ALIASES.get(x.strip(), x.strip())) for x in labels]
+
+
+def result_metric(result: WindowResult) -> AggregatedMetric:
+    return AggregatedMetric(
+        name=metric_name(result.measurement, result.field),
+        window=WINDOW_BY_SECONDS[result.size_s],
+        window_start=datetime.fromtimestamp(result.start, UTC),
+        window_end=datetime.fromtimestamp(result.end, UTC),
+        values=StatisticalMeasures(**result.sketch.measures()),
+        tags=dict(result.tags),
+    )

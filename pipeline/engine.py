@@ -1,0 +1,400 @@
+"""The windowed aggregation engine of one ``hub.points`` partition, free of Kafka.
+
+State and its durability, in short:
+
+* 1-minute windows are the only ones fed with raw values; they live in memory.
+  Larger windows (5m … 30d) are *roll-ups*: merged sketches of closed smaller
+  windows, kept in a durable key-value store (a Faust table in the worker, a dict
+  in ``hub replay``). A roll-up entry records which children it already holds,
+  so merging is idempotent.
+* A message may be acknowledged only once every window it fed is closed and
+  persisted; after a crash the consumer resumes at the first unacknowledged
+  message and the open 1-minute windows are rebuilt by replay.
+* The cursor (watermark, highest source offset applied per source partition)
+  is persisted after each message. On replay, values for windows already closed
+  are recognised as duplicates by their source offset; values for open windows
+  are de-duplicated by the source offset ranges each window has absorbed.
+* The engine never writes the store itself: it returns the writes, and the caller
+  applies them only after the results they follow from are published. Publish
+  first, then persist: a crash in between republishes an identical result
+  instead of losing one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import orjson
+
+from pipeline.point_batches import PointBatch, column_array
+from pipeline.sketch import QuantileSketch
+
+BASE_WINDOW_S = 60
+WINDOW_SIZES_S = (60, 300, 900, 3600, 21600, 86400, 604800, 2592000)
+PARENTS: dict[int, tuple[int, ...]] = {
+    60: (300,),
+    300: (900,),
+    900: (3600,),
+    3600: (21600,),
+    21600: (86400,),
+    86400: (604800, 2592000),
+}
+CURSOR_KEY = "cursor"
+ROLLUP_PREFIX = "r|"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    allowed_lateness_s: float = 2.0
+    grace_s: float = 0.0
+    idle_timeout_s: float = 10.0
+
+
+@dataclass(slots=True)
+class WindowResult:
+    """A closed window of one series field, ready to publish."""
+
+    size_s: int
+    start: int
+    series_id: str
+    measurement: str
+    field: str
+    tags: tuple[tuple[str, str], ...]
+    sketch: QuantileSketch
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size_s
+
+
+@dataclass(slots=True)
+class LateValue:
+    series_id: str
+    measurement: str
+    tags: tuple[tuple[str, str], ...]
+    timestamp: float
+    source: str
+    source_offset: int
+    fields: dict[str, float]
+    watermark: float
+
+
+@dataclass(slots=True)
+class StepOutput:
+    """What one message (or tick) produced; publish ``results``/``late``, then apply ``writes``."""
+
+    results: list[WindowResult] = field(default_factory=list)
+    late: list[LateValue] = field(default_factory=list)
+    writes: list[tuple[str, bytes | None]] = field(default_factory=list)
+    ackable: list[int] = field(default_factory=list)
+    applied_events: int = 0
+    duplicate_events: int = 0
+
+
+@dataclass(slots=True)
+class _Rollup:
+    measurement: str
+    tags: tuple[tuple[str, str], ...]
+    children: set[int]
+    sketch: QuantileSketch
+
+    def to_bytes(self) -> bytes:
+        meta = orjson.dumps({"m": self.measurement, "t": self.tags, "c": sorted(self.children)})
+        return meta + b"\n" + self.sketch.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> _Rollup:
+        meta_raw, _, sketch_raw = raw.partition(b"\n")
+        meta = orjson.loads(meta_raw)
+        tags = tuple((k, v) for k, v in meta["t"])
+        return cls(meta["m"], tags, set(meta["c"]), QuantileSketch.from_bytes(sketch_raw))
+
+
+def _rollup_key(size: int, start: int, series_id: str, field_name: str) -> str:
+    return f"{ROLLUP_PREFIX}{size}|{start}|{field_name}|{series_id}"
+
+
+def _parse_rollup_key(key: str) -> tuple[int, int, str, str]:
+    _, size, start, field_name, series_id = key.split("|", 4)
+    return int(size), int(start), series_id, field_name
+
+
+class PartitionEngine:
+    """Event-time windows for one partition; see the module docstring for the protocol."""
+
+    def __init__(
+        self, store: MutableMapping[str, bytes], config: EngineConfig, wall_now: float
+    ) -> None:
+        self.config = config
+        self.watermark = -math.inf
+        self.max_event_time = -math.inf
+        self.applied: dict[str, int] = {}
+        self.last_offset = -1
+        self.last_data_wall = wall_now
+        self._meta: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+        # start -> (series_id, field) -> sketch of an open 1-minute window
+        self._open: dict[int, dict[tuple[str, str], QuantileSketch]] = {}
+        # (series_id, start, source) -> sorted disjoint [lo, hi] source-offset ranges absorbed
+        self._ranges: dict[tuple[str, int, str], list[list[int]]] = {}
+        # end of the latest window a message fed -> message offsets; acked once it closed
+        self._unacked: dict[int, list[int]] = {}
+        # (size, start) -> (series_id, field) -> roll-up entry
+        self._rollups: dict[tuple[int, int], dict[tuple[str, str], _Rollup]] = {}
+        self._restore(store)
+
+    # ---------------------------------------------------------------- restore
+    def _restore(self, store: MutableMapping[str, bytes]) -> None:
+        raw = store.get(CURSOR_KEY)
+        if raw is not None:
+            cursor = orjson.loads(raw)
+            self.watermark = cursor["wm"] if cursor["wm"] is not None else -math.inf
+            self.max_event_time = cursor["met"] if cursor["met"] is not None else -math.inf
+            self.applied = dict(cursor["applied"])
+            self.last_offset = cursor["offset"]
+        for key in list(store.keys()):
+            if key.startswith(ROLLUP_PREFIX):
+                size, start, sid, name = _parse_rollup_key(key)
+                entry = _Rollup.from_bytes(store[key])
+                self._rollups.setdefault((size, start), {})[(sid, name)] = entry
+                self._meta.setdefault(sid, (entry.measurement, entry.tags))
+
+    @property
+    def open_window_count(self) -> int:
+        return sum(len(slots) for slots in self._open.values())
+
+    @property
+    def rollup_count(self) -> int:
+        return sum(len(entries) for entries in self._rollups.values())
+
+    def state_bytes(self) -> int:
+        """Bytes the durable state takes (roll-ups + cursor): the per-sketch budget check."""
+        rollups = sum(len(r.to_bytes()) for e in self._rollups.values() for r in e.values())
+        return rollups + len(self._cursor_bytes())
+
+    def _cursor_bytes(self) -> bytes:
+        finite = math.isfinite
+        return orjson.dumps(
+            {
+                "wm": self.watermark if finite(self.watermark) else None,
+                "met": self.max_event_time if finite(self.max_event_time) else None,
+                "applied": self.applied,
+                "offset": self.last_offset,
+            }
+        )
+
+    # ----------------------------------------------------------------- ingest
+    def _closed(self, start: int, size: int = BASE_WINDOW_S) -> bool:
+        return start + size + self.config.grace_s <= self.watermark
+
+    def apply(self, message_offset: int, batch: PointBatch, wall_now: float) -> StepOutput:
+        """Fold one ``hub.points`` message in, then close whatever the watermark allows."""
+        out = StepOutput()
+        source = batch.source
+        applied_before = self.applied.get(source, -1)
+        replayed = message_offset <= self.last_offset
+        latest_end = -1
+        highest_ts = -math.inf
+        highest_offset = applied_before
+        for series in batch.series:
+            sid = series.series_id
+            self._meta.setdefault(sid, (series.measurement, series.tags))
+            offsets = np.asarray(series.offsets, dtype=np.int64)
+            ts = np.asarray(series.timestamps, dtype=np.float64)
+            starts = (np.floor(ts / BASE_WINDOW_S) * BASE_WINDOW_S).astype(np.int64)
+            columns = {name: column_array(values) for name, values in series.fields.items()}
+            if offsets.size:
+                highest_offset = max(highest_offset, int(offsets.max()))
+            for start in np.unique(starts).tolist():
+                mask = starts == start
+                if self._closed(start):
+                    self._closed_window_values(
+                        out, sid, source, offsets, ts, columns, mask, applied_before, replayed
+                    )
+                    continue
+                keep = self._dedupe(sid, start, source, offsets, mask, out)
+                if not keep.any():
+                    continue
+                n_new = int(keep.sum())
+                out.applied_events += n_new
+                for name, column in columns.items():
+                    values = column[keep]
+                    values = values[~np.isnan(values)]
+                    if values.size == 0:
+                        continue
+                    slots = self._open.setdefault(start, {})
+                    sketch = slots.get((sid, name))
+                    if sketch is None:
+                        sketch = slots[(sid, name)] = QuantileSketch()
+                    sketch.add_many(values)
+                latest_end = max(latest_end, start + BASE_WINDOW_S)
+                highest_ts = max(highest_ts, float(ts[keep].max()))
+        self.applied[source] = highest_offset
+        self.last_offset = max(self.last_offset, message_offset)
+        self.last_data_wall = wall_now
+        if highest_ts > self.max_event_time:
+            self.max_event_time = highest_ts
+            self.watermark = max(self.watermark, highest_ts - self.config.allowed_lateness_s)
+        self._unacked.setdefault(latest_end, []).append(message_offset)
+        self._close(out)
+        return out
+
+    def tick(self, message_offset: int, wall_now: float) -> StepOutput:
+        """A wall-clock tick: an idle partition's watermark follows the clock."""
+        out = StepOutput()
+        if wall_now - self.last_data_wall >= self.config.idle_timeout_s:
+            self.watermark = max(self.watermark, wall_now - self.config.allowed_lateness_s)
+        self.last_offset = max(self.last_offset, message_offset)
+        self._unacked.setdefault(-1, []).append(message_offset)
+        self._close(out)
+        return out
+
+    def _closed_window_values(
+        self,
+        out: StepOutput,
+        sid: str,
+        source: str,
+        offsets: np.ndarray,
+        ts: np.ndarray,
+        columns: dict[str, np.ndarray],
+        mask: np.ndarray,
+        applied_before: int,
+        replayed: bool,
+    ) -> None:
+        """Values for a window already closed: duplicates are skipped, genuinely late ones kept."""
+        measurement, tags = self._meta[sid]
+        for i in np.flatnonzero(mask).tolist():
+            offset = int(offsets[i])
+            if replayed or offset <= applied_before:
+                out.duplicate_events += 1
+                continue
+            fields = {
+                name: float(col[i]) for name, col in columns.items() if not math.isnan(col[i])
+            }
+            out.late.append(
+                LateValue(
+                    sid, measurement, tags, float(ts[i]), source, offset, fields, self.watermark
+                )
+            )
+
+    def _dedupe(
+        self,
+        sid: str,
+        start: int,
+        source: str,
+        offsets: np.ndarray,
+        mask: np.ndarray,
+        out: StepOutput,
+    ) -> np.ndarray:
+        """Mask of values not yet absorbed by this open window; records the new ones."""
+        key = (sid, start, source)
+        ranges = self._ranges.setdefault(key, [])
+        chosen = offsets[mask]
+        keep = mask.copy()
+        if ranges and int(chosen.min()) <= ranges[-1][1]:
+            seen = np.array([_in_ranges(ranges, int(o)) for o in chosen.tolist()], dtype=bool)
+            out.duplicate_events += int(seen.sum())
+            keep[np.flatnonzero(mask)[seen]] = False
+            chosen = chosen[~seen]
+        for offset in np.sort(chosen).tolist():
+            _add_to_ranges(ranges, int(offset))
+        return keep
+
+    # ------------------------------------------------------------------ close
+    def _close(self, out: StepOutput) -> None:
+        """Close due 1m windows, then due roll-ups smallest first; queue writes in safe order."""
+        merges: dict[tuple[int, int, str, str], None] = {}
+        due_starts = sorted(start for start in self._open if self._closed(start))
+        for start in due_starts:
+            for (sid, name), sketch in sorted(self._open.pop(start).items()):
+                measurement, tags = self._meta[sid]
+                out.results.append(
+                    WindowResult(BASE_WINDOW_S, start, sid, measurement, name, tags, sketch)
+                )
+                self._merge_into_parents(BASE_WINDOW_S, start, sid, name, sketch, merges)
+        if due_starts:
+            closed = set(due_starts)
+            for key in [k for k in self._ranges if k[1] in closed]:
+                del self._ranges[key]
+        deletions: list[str] = []
+        for size in WINDOW_SIZES_S[1:]:
+            ready = sorted(k for k in self._rollups if k[0] == size and self._closed(k[1], size))
+            for size_start in ready:
+                start = size_start[1]
+                for (sid, name), entry in sorted(self._rollups.pop(size_start).items()):
+                    out.results.append(
+                        WindowResult(
+                            size, start, sid, entry.measurement, name, entry.tags, entry.sketch
+                        )
+                    )
+                    self._merge_into_parents(size, start, sid, name, entry.sketch, merges)
+                    key = (size, start, sid, name)
+                    merges.pop(key, None)  # closed now: delete instead of writing it
+                    deletions.append(_rollup_key(*key))
+        for key in merges:
+            size, start, sid, name = key
+            out.writes.append(
+                (_rollup_key(*key), self._rollups[(size, start)][(sid, name)].to_bytes())
+            )
+        out.writes.append((CURSOR_KEY, self._cursor_bytes()))
+        out.writes.extend((key, None) for key in deletions)
+        done: list[int] = []
+        for end in [e for e in self._unacked if e < 0 or self._closed(e - BASE_WINDOW_S)]:
+            done.extend(self._unacked.pop(end))
+        out.ackable = sorted(done)
+
+    def _merge_into_parents(
+        self,
+        size: int,
+        start: int,
+        sid: str,
+        name: str,
+        sketch: QuantileSketch,
+        merges: dict[tuple[int, int, str, str], None],
+    ) -> None:
+        measurement, tags = self._meta[sid]
+        for parent in PARENTS.get(size, ()):
+            pstart = start - start % parent
+            entries = self._rollups.setdefault((parent, pstart), {})
+            entry = entries.get((sid, name))
+            if entry is None:
+                entry = entries[(sid, name)] = _Rollup(measurement, tags, set(), QuantileSketch())
+            if start in entry.children:
+                continue  # merged before a restart already: merging is idempotent
+            entry.children.add(start)
+            entry.sketch.merge(sketch)
+            merges[(parent, pstart, sid, name)] = None
+
+    def close_all(self) -> StepOutput:
+        """End of input (offline replay): every window is final."""
+        self.watermark = math.inf
+        out = StepOutput()
+        self._close(out)
+        return out
+
+
+def _in_ranges(ranges: list[list[int]], offset: int) -> bool:
+    i = bisect.bisect_right(ranges, [offset, math.inf]) - 1
+    return i >= 0 and ranges[i][0] <= offset <= ranges[i][1]
+
+
+def _add_to_ranges(ranges: list[list[int]], offset: int) -> None:
+    if ranges and ranges[-1][1] + 1 == offset:
+        ranges[-1][1] = offset
+        return
+    if not ranges or offset > ranges[-1][1]:
+        ranges.append([offset, offset])
+        return
+    i = bisect.bisect_right(ranges, [offset, math.inf])
+    ranges.insert(i, [offset, offset])
+    # merge neighbours
+    merged: list[list[int]] = []
+    for lo, hi in ranges:
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    ranges[:] = merged

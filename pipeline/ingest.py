@@ -1,0 +1,125 @@
+"""Edge validation: raw Kafka message bytes in, valid events or precise rejections out.
+
+A message holds one JSON event or a JSON array of events (the batched form the
+hub's own producers use). Every element is judged on its own, so one bad event
+in a batch never costs the others; every rejection keeps the bytes it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from pipeline.models.events import AnalyticsEvent
+from pipeline.models.issues import FieldIssue, issues_from_error
+from pipeline.wire.json_codec import WireDecodeError, dumps, loads
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why one event (or a whole unreadable message) was refused."""
+
+    # malformed_json | oversize | invalid_event | unsupported_schema_version | bad_timestamp
+    code: str
+    issues: tuple[FieldIssue, ...]
+    original: bytes
+    batch_index: int | None = None
+
+    @property
+    def message(self) -> str:
+        return "; ".join(str(issue) for issue in self.issues)
+
+
+@dataclass(slots=True)
+class DecodedMessage:
+    events: list[AnalyticsEvent] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def consumed(self) -> int:
+        """Events this message counts for: valid + rejected (an unreadable message is one)."""
+        return len(self.events) + len(self.rejections)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestLimits:
+    max_message_bytes: int = 1_048_576
+    max_future_skew_s: float = 3600.0
+    max_past_age_s: float = 400 * 86400.0
+
+
+def _classify(issues: list[FieldIssue]) -> str:
+    if any(issue.path == "schema_version" and "unsupported" in issue.reason for issue in issues):
+        return "unsupported_schema_version"
+    return "invalid_event"
+
+
+def _check_time(event: AnalyticsEvent, now: float, limits: IngestLimits) -> FieldIssue | None:
+    ts = event.timestamp.timestamp()
+    if ts > now + limits.max_future_skew_s:
+        return FieldIssue(
+            "timestamp",
+            f"{event.timestamp.isoformat()} is {ts - now:.0f} s in the future; "
+            f"the limit is {limits.max_future_skew_s:.0f} s (check the producer's clock)",
+        )
+    if ts < now - limits.max_past_age_s:
+        return FieldIssue(
+            "timestamp",
+            f"{event.timestamp.isoformat()} is older than {limits.max_past_age_s / 86400:.0f} days;"
+            " replay old data with 'hub replay' instead",
+        )
+    return None
+
+
+def _validate_one(
+    doc: Any, original: bytes, index: int | None, now: float, limits: IngestLimits
+) -> AnalyticsEvent | Rejection:
+    if not isinstance(doc, dict):
+        issue = FieldIssue("", f"an event must be a JSON object, got {type(doc).__name__}")
+        return Rejection("invalid_event", (issue,), original, index)
+    try:
+        event = AnalyticsEvent.model_validate(doc)
+    except ValidationError as exc:
+        issues = issues_from_error(exc, doc)
+        return Rejection(_classify(issues), tuple(issues), original, index)
+    time_issue = _check_time(event, now, limits)
+    if time_issue is not None:
+        return Rejection("bad_timestamp", (time_issue,), original, index)
+    return event
+
+
+def decode_message(raw: bytes, now: float, limits: IngestLimits | None = None) -> DecodedMessage:
+    """Validate one Kafka message value; ``now`` (epoch s) bounds plausible timestamps."""
+    limits = limits or IngestLimits()
+    out = DecodedMessage()
+    if len(raw) > limits.max_message_bytes:
+        issue = FieldIssue(
+            "", f"message is {len(raw)} bytes; the limit is {limits.max_message_bytes} bytes"
+        )
+        out.rejections.append(Rejection("oversize", (issue,), raw))
+        return out
+    try:
+        doc = loads(raw)
+    except WireDecodeError as exc:
+        out.rejections.append(Rejection("malformed_json", tuple(issues_from_error(exc)), raw))
+        return out
+    if isinstance(doc, list):
+        if not doc:
+            issue = FieldIssue("", "empty JSON array: a batch needs at least one event")
+            out.rejections.append(Rejection("invalid_event", (issue,), raw))
+        for index, item in enumerate(doc):
+            element = dumps(item).encode("utf-8") if isinstance(item, (dict, list)) else raw
+            result = _validate_one(item, element, index, now, limits)
+            if isinstance(result, Rejection):
+                out.rejections.append(result)
+            else:
+                out.events.append(result)
+        return out
+    result = _validate_one(doc, raw, None, now, limits)
+    if isinstance(result, Rejection):
+        out.rejections.append(result)
+    else:
+        out.events.append(result)
+    return out

@@ -1,0 +1,124 @@
+"""The internal ``hub.points`` message: points of one source partition, grouped by series.
+
+Points are re-keyed by series so that each series is aggregated by exactly one
+partition. Each series group carries the source offset of every event next to
+its timestamp and field values (columnar, so the aggregator can use numpy), which
+makes state updates idempotent: a redelivered event is recognised by its source
+topic, partition and offset.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import orjson
+
+from pipeline.normalize import Point
+from pipeline.windows import series_id_of
+
+
+@dataclass(slots=True)
+class SeriesColumns:
+    """Events of one series: offsets, timestamps and one value column per field (NaN = absent)."""
+
+    measurement: str
+    tags: tuple[tuple[str, str], ...]
+    offsets: list[int] = field(default_factory=list)
+    timestamps: list[float] = field(default_factory=list)
+    fields: dict[str, list[float | None]] = field(default_factory=dict)
+
+    @property
+    def series_id(self) -> str:
+        return series_id_of(self.measurement, self.tags)
+
+    def append(self, offset: int, point: Point) -> None:
+        n = len(self.offsets)
+        self.offsets.append(offset)
+        self.timestamps.append(point.timestamp)
+        for name, column in self.fields.items():
+            if name not in point.fields:
+                column.append(None)
+        for name, value in point.fields.items():
+            column = self.fields.get(name)
+            if column is None:
+                column = self.fields[name] = [None] * n
+            column.append(value)
+
+
+@dataclass(slots=True)
+class PointBatch:
+    """One message of ``hub.points``: series groups from one source partition."""
+
+    source_topic: str
+    source_partition: int
+    series: list[SeriesColumns]
+
+    @property
+    def source(self) -> str:
+        return f"{self.source_topic}|{self.source_partition}"
+
+    def event_count(self) -> int:
+        return sum(len(s.offsets) for s in self.series)
+
+
+def partition_for_series(series_id: str, partitions: int) -> int:
+    """Deterministic series-to-partition routing (the same on every worker)."""
+    return zlib.crc32(series_id.encode()) % partitions
+
+
+def group_points(
+    source_topic: str,
+    source_partition: int,
+    items: Iterable[tuple[int, Point]],
+    partitions: int,
+) -> dict[int, PointBatch]:
+    """Route (offset, point) pairs to destination partitions, grouped by series."""
+    by_series: dict[str, SeriesColumns] = {}
+    for offset, point in items:
+        sid = series_id_of(point.measurement, point.tags)
+        columns = by_series.get(sid)
+        if columns is None:
+            columns = by_series[sid] = SeriesColumns(point.measurement, point.tags)
+        columns.append(offset, point)
+    batches: dict[int, PointBatch] = {}
+    for sid, columns in by_series.items():
+        dest = partition_for_series(sid, partitions)
+        batch = batches.get(dest)
+        if batch is None:
+            batch = batches[dest] = PointBatch(source_topic, source_partition, [])
+        batch.series.append(columns)
+    return batches
+
+
+def encode_batch(batch: PointBatch) -> bytes:
+    return orjson.dumps(
+        {
+            "src": [batch.source_topic, batch.source_partition],
+            "series": [
+                [s.measurement, s.tags, s.offsets, s.timestamps, s.fields] for s in batch.series
+            ],
+        }
+    )
+
+
+def decode_batch(raw: bytes) -> PointBatch:
+    doc = orjson.loads(raw)
+    topic, partition = doc["src"]
+    series = [
+        SeriesColumns(m, tuple((k, v) for k, v in tags), offsets, ts, fields)
+        for m, tags, offsets, ts, fields in doc["series"]
+    ]
+    return PointBatch(topic, partition, series)
+
+
+def column_array(values: list[float | None]) -> np.ndarray:
+    """A field column as float64 with NaN where the event had no value."""
+    return np.array(values, dtype=np.float64)
+
+
+def is_absent(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

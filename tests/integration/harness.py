@@ -1,0 +1,133 @@
+"""Run real hub workers as subprocesses against the real broker, in isolated topics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts"
+
+
+def isolated_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """Fresh topic prefix and app id, so runs never see each other's data."""
+    run = uuid.uuid4().hex[:8]
+    env = dict(os.environ)
+    env.update(
+        HUB_TOPIC_PREFIX=f"it-{run}-",
+        HUB_APP_ID=f"hub-it-{run}",
+        HUB_DATA_DIR=str(tmp_path / "worker"),
+        HUB_IDLE_TIMEOUT_S="3",
+        HUB_ALLOWED_LATENESS_S="1",
+        HUB_LOG_LEVEL="warning",
+    )
+    env.update(overrides)
+    return env
+
+
+def hub(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agents.cli", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=120,
+    )
+
+
+class Worker:
+    """A `hub worker` subprocess whose log lands in artifacts/ for post-mortems."""
+
+    def __init__(self, env: dict[str, str], name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.log_path = ARTIFACTS / f"{name}-{env['HUB_APP_ID']}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agents.cli", "worker", "--loglevel", "info"],
+            env=env,
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+        if self.alive():
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self._log.close()
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+async def produce_raw(bootstrap: str, messages: list[tuple[str, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=4 << 20)
+    await producer.start()
+    try:
+        for topic, value in messages:
+            await producer.send(topic, value=value)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def collect(
+    bootstrap: str,
+    topic: str,
+    done: Callable[[list[Any]], bool],
+    timeout: float,
+) -> list[Any]:
+    """Read a topic from the beginning until ``done(records)`` or the timeout."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not done(records):
+            batch = await consumer.getmany(timeout_ms=500)
+            for recs in batch.values():
+                records.extend(recs)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def delete_topics_with_prefix(bootstrap: str, *prefixes: str) -> None:
+    """Remove a test run's topics so repeated local runs don't pile up partitions."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await client.start()
+    try:
+        names = [t for t in await client.list_topics() if t.startswith(prefixes)]
+        if names:
+            await client.delete_topics(names)
+    finally:
+        await client.close()

@@ -1,0 +1,66 @@
+"""`hub topics apply|list` against the real broker, and the local Redis the scripts start."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from pipeline.topics import load_catalogue
+from tests.integration.harness import hub
+
+
+async def _set_retention(bootstrap: str, topic: str, retention_ms: str) -> None:
+    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await client.start()
+    try:
+        await client.alter_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC, topic, configs={"retention.ms": retention_ms}
+                )
+            ]
+        )
+    finally:
+        await client.close()
+
+
+@pytest.mark.integration
+def test_apply_creates_then_is_idempotent_and_repairs_drift(
+    kafka_bootstrap: str, hub_env: dict[str, str]
+) -> None:
+    env = hub_env
+    prefix = env["HUB_TOPIC_PREFIX"]
+    declared = load_catalogue(prefix=prefix).topics
+
+    first = hub(env, "topics", "apply").stdout
+    assert first.count("created ") == len(declared)
+
+    second = hub(env, "topics", "apply").stdout
+    assert "all topics already match topics.yaml" in second
+
+    asyncio.run(_set_retention(kafka_bootstrap, f"{prefix}hub.metrics.1h", "1000"))
+    drifted = hub(env, "topics", "list", check=False)
+    assert drifted.returncode == 1
+    assert any(
+        line.startswith(f"{prefix}hub.metrics.1h") and line.endswith("drift")
+        for line in drifted.stdout.splitlines()
+    )
+    repaired = hub(env, "topics", "apply").stdout
+    assert f"updated configs of {prefix}hub.metrics.1h" in repaired
+
+    listing = hub(env, "topics", "list").stdout
+    row = next(line for line in listing.splitlines() if line.startswith(f"{prefix}hub.metrics.1h"))
+    assert "90d" in row and row.endswith("ok")
+
+
+@pytest.mark.integration
+def test_redis_started_by_the_scripts_answers(redis_url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    assert client.ping() is True
+    client.set("hub:test:ping", "pong", ex=10)
+    assert client.get("hub:test:ping") == b"pong"
