@@ -10,6 +10,11 @@ State and its durability, in short:
 * A message may be acknowledged only once every window it fed is closed and
   persisted; after a crash the consumer resumes at the first unacknowledged
   message and the open 1-minute windows are rebuilt by replay.
+* The watermark is the lowest of the active source partitions' highest event
+  times, minus the allowed lateness (as Flink does across input partitions), so
+  a source partition that lags in a backlog does not make the others' data late.
+  A source silent for the idle timeout stops holding it back; when every source
+  is idle, the watermark follows the wall clock.
 * The cursor (watermark, highest source offset applied per source partition)
   is persisted after each message. On replay, values for windows already closed
   are recognised as duplicates by their source offset; values for open windows
@@ -135,6 +140,8 @@ class PartitionEngine:
         self.applied: dict[str, int] = {}
         self.last_offset = -1
         self.last_data_wall = wall_now
+        self.source_time: dict[str, float] = {}
+        self._source_wall: dict[str, float] = {}
         self._meta: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
         # start -> (series_id, field) -> sketch of an open 1-minute window
         self._open: dict[int, dict[tuple[str, str], QuantileSketch]] = {}
@@ -144,10 +151,10 @@ class PartitionEngine:
         self._unacked: dict[int, list[int]] = {}
         # (size, start) -> (series_id, field) -> roll-up entry
         self._rollups: dict[tuple[int, int], dict[tuple[str, str], _Rollup]] = {}
-        self._restore(store)
+        self._restore(store, wall_now)
 
     # ---------------------------------------------------------------- restore
-    def _restore(self, store: MutableMapping[str, bytes]) -> None:
+    def _restore(self, store: MutableMapping[str, bytes], wall_now: float) -> None:
         raw = store.get(CURSOR_KEY)
         if raw is not None:
             cursor = orjson.loads(raw)
@@ -155,6 +162,8 @@ class PartitionEngine:
             self.max_event_time = cursor["met"] if cursor["met"] is not None else -math.inf
             self.applied = dict(cursor["applied"])
             self.last_offset = cursor["offset"]
+            self.source_time = dict(cursor.get("src", {}))
+            self._source_wall = dict.fromkeys(self.source_time, wall_now)
         for key in list(store.keys()):
             if key.startswith(ROLLUP_PREFIX):
                 size, start, sid, name = _parse_rollup_key(key)
@@ -183,6 +192,7 @@ class PartitionEngine:
                 "met": self.max_event_time if finite(self.max_event_time) else None,
                 "applied": self.applied,
                 "offset": self.last_offset,
+                "src": self.source_time,
             }
         )
 
@@ -235,9 +245,11 @@ class PartitionEngine:
         self.applied[source] = highest_offset
         self.last_offset = max(self.last_offset, message_offset)
         self.last_data_wall = wall_now
-        if highest_ts > self.max_event_time:
-            self.max_event_time = highest_ts
-            self.watermark = max(self.watermark, highest_ts - self.config.allowed_lateness_s)
+        self._source_wall[source] = wall_now
+        if highest_ts > self.source_time.get(source, -math.inf):
+            self.source_time[source] = highest_ts
+        self.max_event_time = max(self.max_event_time, highest_ts)
+        self._advance_watermark(wall_now)
         self._unacked.setdefault(latest_end, []).append(message_offset)
         self._close(out)
         return out
@@ -245,12 +257,22 @@ class PartitionEngine:
     def tick(self, message_offset: int, wall_now: float) -> StepOutput:
         """A wall-clock tick: an idle partition's watermark follows the clock."""
         out = StepOutput()
-        if wall_now - self.last_data_wall >= self.config.idle_timeout_s:
-            self.watermark = max(self.watermark, wall_now - self.config.allowed_lateness_s)
+        self._advance_watermark(wall_now)
         self.last_offset = max(self.last_offset, message_offset)
         self._unacked.setdefault(-1, []).append(message_offset)
         self._close(out)
         return out
+
+    def _advance_watermark(self, wall_now: float) -> None:
+        idle = self.config.idle_timeout_s
+        active = [t for s, t in self.source_time.items() if wall_now - self._source_wall[s] < idle]
+        if active:
+            candidate = min(active) - self.config.allowed_lateness_s
+        elif wall_now - self.last_data_wall >= idle:
+            candidate = wall_now - self.config.allowed_lateness_s
+        else:
+            return
+        self.watermark = max(self.watermark, candidate)
 
     def _closed_window_values(
         self,

@@ -1,9 +1,10 @@
-"""Mergeable quantile sketch: a Rust t-digest plus exact count, sum, min, max and variance.
+"""Mergeable quantile sketch: exact values while few, then a Rust t-digest; exact moments.
 
-Percentiles come from the digest (approximate); count, sum, min, max, mean and
-stddev are kept exactly beside it so they never inherit sketch error. The bytes
-form is our own versioned envelope around the library's bytes, so a library
-upgrade or swap can be detected instead of silently misread.
+Up to ``EXACT_LIMIT`` values are kept as they are, so small windows (most 1-minute
+windows of most series) get numpy-identical percentiles; beyond that a t-digest
+(fastdigest, ``MAX_CENTROIDS``) takes over. Count, sum, min, max, mean and stddev
+are always exact. The bytes form is our own versioned envelope around the
+library's bytes, so a library upgrade or swap is detected instead of misread.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import numpy as np
 from fastdigest import TDigest
 
 MAX_CENTROIDS = 200
-"""Sized for p99 error well under 1% at about 3 KB per sketch (see docs/BENCHMARKS.md)."""
+"""About 3.3 KB per digest; accuracy per count is in docs/BENCHMARKS.md."""
+EXACT_LIMIT = 512
+"""Values kept exactly (8 bytes each) before switching to the digest: at most 4 KB."""
 
 _MAGIC = b"HSK"
-_VERSION = 1
+_VERSION = 2
 _HEADER = struct.Struct("<3sBQdddddd")  # magic, version, count, sum, comp, min, max, mean, m2
 
 
@@ -30,10 +33,11 @@ class SketchFormatError(ValueError):
 class QuantileSketch:
     """Stats of one series-field-window; ``merge`` makes roll-ups exact for all but percentiles."""
 
-    __slots__ = ("_comp", "count", "digest", "m2", "max", "mean", "min", "sum")
+    __slots__ = ("_comp", "count", "digest", "exact", "m2", "max", "mean", "min", "sum")
 
     def __init__(self) -> None:
-        self.digest = TDigest(max_centroids=MAX_CENTROIDS)
+        self.digest: TDigest | None = None
+        self.exact: np.ndarray | None = np.empty(0, dtype=np.float64)
         self.count = 0
         self.sum = 0.0
         self._comp = 0.0  # Neumaier compensation: sums stay exact to the last bit in practice
@@ -58,20 +62,29 @@ class QuantileSketch:
         self.m2 += m2_b + delta * delta * n_a * n_b / n
         self.count = n
 
+    def _digest_values(self, array: np.ndarray) -> None:
+        """Route values to the exact buffer while it has room, else to the digest."""
+        exact = self.exact
+        if exact is not None:
+            if exact.size + array.size <= EXACT_LIMIT:
+                self.exact = np.concatenate((exact, array))
+                return
+            self.digest = TDigest(max_centroids=MAX_CENTROIDS)
+            self.digest.batch_update(np.concatenate((exact, array)))
+            self.exact = None
+            return
+        assert self.digest is not None
+        self.digest.batch_update(array)
+
     def add(self, value: float) -> None:
-        self.digest.update(value)
-        self._add_sum(value)
-        self.min = min(self.min, value)
-        self.max = max(self.max, value)
-        self._combine_moments(1, value, 0.0)
+        self.add_many(np.array([value], dtype=np.float64))
 
     def add_many(self, values: Iterable[float] | np.ndarray) -> None:
         array = np.asarray(values, dtype=np.float64)
         if array.size == 0:
             return
-        self.digest.batch_update(array)
-        for value in array.tolist():
-            self._add_sum(value)
+        self._digest_values(array)
+        self._add_sum(math.fsum(array.tolist()))
         self.min = min(self.min, float(array.min()))
         self.max = max(self.max, float(array.max()))
         mean_b = float(array.mean())
@@ -81,7 +94,17 @@ class QuantileSketch:
         """Fold another sketch into this one (used for roll-ups and partial states)."""
         if other.count == 0:
             return
-        self.digest.merge_inplace(other.digest)
+        if other.exact is not None:
+            self._digest_values(other.exact)
+        else:
+            assert other.digest is not None
+            if self.exact is not None:
+                self.digest = TDigest(max_centroids=MAX_CENTROIDS)
+                if self.exact.size:
+                    self.digest.batch_update(self.exact)
+                self.exact = None
+            assert self.digest is not None
+            self.digest.merge_inplace(other.digest)
         self._add_sum(other.sum)
         self._add_sum(other._comp)
         self.min = min(self.min, other.min)
@@ -95,6 +118,9 @@ class QuantileSketch:
     def quantile(self, q: float) -> float:
         if self.count == 0:
             return math.nan
+        if self.exact is not None:
+            return float(np.percentile(self.exact, q * 100.0))
+        assert self.digest is not None
         return min(max(float(self.digest.quantile(q)), self.min), self.max)
 
     def stddev(self) -> float:
@@ -129,7 +155,10 @@ class QuantileSketch:
             self.mean,
             self.m2,
         )
-        return header + self.digest.to_bytes()
+        if self.exact is not None:
+            return header + b"E" + self.exact.tobytes()
+        assert self.digest is not None
+        return header + b"D" + self.digest.to_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> QuantileSketch:
@@ -139,7 +168,14 @@ class QuantileSketch:
         if version != _VERSION:
             raise SketchFormatError(f"sketch version {version} is not readable (want {_VERSION})")
         sketch = cls()
-        sketch.digest = TDigest.from_bytes(bytes(data[_HEADER.size :]))
+        mode, body = data[_HEADER.size : _HEADER.size + 1], bytes(data[_HEADER.size + 1 :])
+        if mode == b"E":
+            sketch.exact = np.frombuffer(body, dtype=np.float64).copy()
+        elif mode == b"D":
+            sketch.exact = None
+            sketch.digest = TDigest.from_bytes(body)
+        else:
+            raise SketchFormatError(f"unknown sketch body kind {mode!r}")
         sketch.count, sketch.sum, sketch._comp = count, total, comp
         sketch.min, sketch.max, sketch.m2 = lo, hi, m2
         sketch.mean = mean

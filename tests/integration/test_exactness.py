@@ -1,0 +1,142 @@
+"""Exactness on the real broker: kill -9 mid-stream, and two workers sharing the partitions.
+
+Ground truth is numpy over the values we produced. Every published window result
+must match it; a result may be republished after a crash (at-least-once output),
+but every copy must be identical, and no window may be missing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from pipeline.simulate import EventSimulator
+from tests.accuracy import percentile_tolerance
+from tests.integration.harness import Worker, collect, hub, produce_raw, run
+
+MODELS = ("model-a", "model-b", "model-c")
+SIZES = (60, 300, 900)
+TOPIC_OF_SIZE = {60: "hub.metrics.1m", 300: "hub.metrics.5m", 900: "hub.metrics.15m"}
+
+
+def _dataset(n: int, seed: int) -> tuple[list[bytes], dict[tuple[int, int, str], np.ndarray]]:
+    """Latency events over two closed quarter-hours, and numpy's view of every window."""
+    start = math.floor((time.time() - 3600) / 900) * 900
+    rng = np.random.default_rng(seed)
+    sim = EventSimulator(seed=seed)
+    ts = np.sort(rng.uniform(start, start + 1800, n))
+    models = rng.integers(0, len(MODELS), n)
+    values = rng.lognormal(6.0, 0.6, n)
+    messages = []
+    for t, m, v in zip(ts.tolist(), models.tolist(), values.tolist(), strict=True):
+        event = sim.latency_event(datetime.fromtimestamp(t, UTC), MODELS[m], v)
+        messages.append(event.model_copy(update={"tags": {"region": "r1"}}).to_wire_bytes())
+    truth: dict[tuple[int, int, str], list[float]] = defaultdict(list)
+    for t, m, v in zip(ts.tolist(), models.tolist(), values.tolist(), strict=True):
+        for size in SIZES:
+            truth[(size, int(t // size * size), MODELS[m])].append(v)
+    return messages, {k: np.array(v) for k, v in truth.items()}
+
+
+def _results(records: list) -> dict[tuple[int, int, str], list[dict]]:
+    found: dict[tuple[int, int, str], list[dict]] = defaultdict(list)
+    for record in records:
+        doc = json.loads(record.value)
+        if doc["name"] != "llm_latency.total_latency_ms":
+            continue
+        start = datetime.fromisoformat(doc["window_start"].replace("Z", "+00:00")).timestamp()
+        end = datetime.fromisoformat(doc["window_end"].replace("Z", "+00:00")).timestamp()
+        found[(int(end - start), int(start), doc["tags"]["model_id"])].append(doc["values"])
+    return found
+
+
+def _collect_all(bootstrap: str, prefix: str, truth: dict, timeout: float) -> dict:
+    """Read each metrics topic until every window of the ground truth has been published."""
+    found: dict = {}
+    for size, topic in TOPIC_OF_SIZE.items():
+        want = sum(1 for key in truth if key[0] == size)
+
+        def done(records: list, want: int = want) -> bool:
+            return len(_results(records)) >= want
+
+        records = run(collect(bootstrap, prefix + topic, done, timeout))
+        found.update(_results(records))
+    return found
+
+
+def _assert_exact(found: dict, truth: dict) -> None:
+    missing = sorted(set(truth) - set(found))
+    assert not missing, f"{len(missing)} windows never published, e.g. {missing[:3]}"
+    for key, values in truth.items():
+        copies = found[key]
+        first = copies[0]
+        for copy in copies[1:]:
+            assert copy["count"] == first["count"] and copy["sum"] == first["sum"], key
+        assert first["count"] == values.size, (key, first["count"], values.size)
+        assert first["sum"] == pytest.approx(values.sum(), rel=1e-12), key
+        assert first["min"] == values.min() and first["max"] == values.max(), key
+        for name, q in (("p50", 50), ("p95", 95), ("p99", 99)):
+            truth_q = float(np.percentile(values, q))
+            tolerance = percentile_tolerance(values.size, q)
+            assert abs(first[name] - truth_q) / truth_q <= tolerance, (key, name, values.size)
+
+
+@pytest.mark.integration
+def test_kill_minus_nine_mid_stream_loses_and_doubles_nothing(
+    kafka_bootstrap: str, hub_env: dict[str, str], tmp_path
+) -> None:
+    env = hub_env
+    prefix = env["HUB_TOPIC_PREFIX"]
+    hub(env, "topics", "apply")
+    messages, truth = _dataset(30_000, seed=21)
+    run(produce_raw(kafka_bootstrap, [(prefix + "llm-observatory.events", m) for m in messages]))
+
+    first = Worker(env, "crash-1")
+    try:
+        # Wait until windows are being published, then kill -9 in the middle of the stream.
+        run(collect(kafka_bootstrap, prefix + "hub.metrics.1m", lambda r: len(r) >= 20, 90))
+        assert first.alive(), first.log_tail()
+    finally:
+        first.stop(signal.SIGKILL)
+
+    # Restart on a fresh data dir: state must come back from the changelog topic.
+    env2 = {**env, "HUB_DATA_DIR": str(tmp_path / "worker-after-crash")}
+    second = Worker(env2, "crash-2")
+    try:
+        found = _collect_all(kafka_bootstrap, prefix, truth, 180)
+        assert second.alive(), second.log_tail()
+    finally:
+        second.stop()
+    _assert_exact(found, truth)
+
+
+@pytest.mark.integration
+def test_two_workers_split_partitions_and_agree_with_ground_truth(
+    kafka_bootstrap: str, hub_env: dict[str, str], tmp_path
+) -> None:
+    env = hub_env
+    prefix = env["HUB_TOPIC_PREFIX"]
+    hub(env, "topics", "apply")
+    messages, truth = _dataset(20_000, seed=22)
+    run(produce_raw(kafka_bootstrap, [(prefix + "llm-observatory.events", m) for m in messages]))
+
+    one = Worker(env, "scale-1")
+    two = Worker({**env, "HUB_DATA_DIR": str(tmp_path / "worker-two")}, "scale-2")
+    try:
+        found = _collect_all(kafka_bootstrap, prefix, truth, 180)
+        assert one.alive(), one.log_tail()
+        assert two.alive(), two.log_tail()
+    finally:
+        one.stop()
+        two.stop()
+    _assert_exact(found, truth)
+    # Both workers owned (and restored state for) some of the points partitions.
+    for worker in (one, two):
+        assert "restored watermark" in worker.log_tail(2000), worker.log_tail()
