@@ -246,8 +246,9 @@ class PartitionEngine:
         self.last_offset = max(self.last_offset, message_offset)
         self.last_data_wall = wall_now
         self._source_wall[source] = wall_now
-        if highest_ts > self.source_time.get(source, -math.inf):
-            self.source_time[source] = highest_ts
+        progress = highest_ts if batch.progress is None else max(batch.progress, highest_ts)
+        if progress > self.source_time.get(source, -math.inf):
+            self.source_time[source] = progress
         self.max_event_time = max(self.max_event_time, highest_ts)
         self._advance_watermark(wall_now)
         self._unacked.setdefault(latest_end, []).append(message_offset)

@@ -230,25 +230,54 @@ def base_tags(event: AnalyticsEvent) -> dict[str, str]:
     return tags
 
 
+_TAG_CACHE: dict[tuple[object, ...], tuple[tuple[str, str], ...]] = {}
+_TAG_CACHE_LIMIT = 50_000
+
+
+def _sorted_tags(
+    key: tuple[object, ...], build: Callable[[], dict[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    """Series tag tuples repeat endlessly: build and sort each distinct one once."""
+    tags = _TAG_CACHE.get(key)
+    if tags is None:
+        if len(_TAG_CACHE) >= _TAG_CACHE_LIMIT:
+            _TAG_CACHE.clear()
+        tags = _TAG_CACHE[key] = tuple(sorted(build().items()))
+    return tags
+
+
 def points_from_event(event: AnalyticsEvent) -> list[Point]:
     """Every point an event yields: its payload's measurement plus one event-count point."""
     ts = event.timestamp.timestamp()
-    common = base_tags(event)
     variant = event.payload_variant
-    count_tags = {
-        "source_module": common["source_module"],
-        "environment": common["environment"],
-        "event_type": event.event_type.value,
-        "severity": event.severity.value,
-        "payload": variant,
-    }
-    points = [Point("hub_events", ts, tuple(sorted(count_tags.items())), {"count": 1.0})]
+    module, environment = event.source_module.value, event.environment
+    severity, event_type = event.severity.value, event.event_type.value
+    count_tags = _sorted_tags(
+        ("count", module, environment, event_type, severity, variant),
+        lambda: {
+            "source_module": module,
+            "environment": environment,
+            "event_type": event_type,
+            "severity": severity,
+            "payload": variant,
+        },
+    )
+    points = [Point("hub_events", ts, count_tags, {"count": 1.0})]
     mapper = _MAPPERS.get(variant)
     if mapper is not None:
         measurement, extra_tags, fields = mapper(event.payload.data)
         if fields:
-            tags = {**common, **extra_tags}
-            points.append(Point(measurement, ts, tuple(sorted(tags.items())), fields))
+            model_id = getattr(event.payload.data, "model_id", None)
+            key = (
+                measurement,
+                module,
+                environment,
+                model_id,
+                tuple(event.tags.items()),
+                tuple(extra_tags.items()),
+            )
+            tags = _sorted_tags(key, lambda: {**base_tags(event), **extra_tags})
+            points.append(Point(measurement, ts, tags, fields))
     return points
 
 

@@ -56,6 +56,8 @@ class PointBatch:
     source_topic: str
     source_partition: int
     series: list[SeriesColumns]
+    progress: float | None = None
+    """Highest event time the source partition has shown, sent to every partition (watermarks)."""
 
     @property
     def source(self) -> str:
@@ -76,21 +78,26 @@ def group_points(
     items: Iterable[tuple[int, Point]],
     partitions: int,
 ) -> dict[int, PointBatch]:
-    """Route (offset, point) pairs to destination partitions, grouped by series."""
+    """Route (offset, point) pairs to every destination partition, grouped by series.
+
+    Every partition gets a batch, empty or not, carrying the source's progress, so
+    each partition's watermark knows how far every source has come.
+    """
     by_series: dict[str, SeriesColumns] = {}
+    progress: float | None = None
     for offset, point in items:
+        if progress is None or point.timestamp > progress:
+            progress = point.timestamp
         sid = series_id_of(point.measurement, point.tags)
         columns = by_series.get(sid)
         if columns is None:
             columns = by_series[sid] = SeriesColumns(point.measurement, point.tags)
         columns.append(offset, point)
-    batches: dict[int, PointBatch] = {}
+    batches = {
+        dest: PointBatch(source_topic, source_partition, [], progress) for dest in range(partitions)
+    }
     for sid, columns in by_series.items():
-        dest = partition_for_series(sid, partitions)
-        batch = batches.get(dest)
-        if batch is None:
-            batch = batches[dest] = PointBatch(source_topic, source_partition, [])
-        batch.series.append(columns)
+        batches[partition_for_series(sid, partitions)].series.append(columns)
     return batches
 
 
@@ -98,6 +105,7 @@ def encode_batch(batch: PointBatch) -> bytes:
     return orjson.dumps(
         {
             "src": [batch.source_topic, batch.source_partition],
+            "progress": batch.progress,
             "series": [
                 [s.measurement, s.tags, s.offsets, s.timestamps, s.fields] for s in batch.series
             ],
@@ -112,7 +120,7 @@ def decode_batch(raw: bytes) -> PointBatch:
         SeriesColumns(m, tuple((k, v) for k, v in tags), offsets, ts, fields)
         for m, tags, offsets, ts, fields in doc["series"]
     ]
-    return PointBatch(topic, partition, series)
+    return PointBatch(topic, partition, series, doc.get("progress"))
 
 
 def column_array(values: list[float | None]) -> np.ndarray:

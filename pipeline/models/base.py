@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from pipeline.wire.json_codec import DupDict, dumps, loads, normalize_any_json
-from pipeline.wire.scalars import format_timestamp, parse_timestamp, parse_uuid
+from pipeline.wire.scalars import format_timestamp, parse_timestamp
 
 __all__ = [
     "ANY_JSON",
@@ -71,7 +71,8 @@ F64 = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Str = StrictStr
 Bool = StrictBool
 Timestamp = Annotated[datetime, PlainValidator(parse_timestamp)]
-Uuid = Annotated[UUID, PlainValidator(parse_uuid)]
+Uuid = Annotated[UUID, Strict(False)]
+"""Native (Rust) parsing: hyphenated, bare hex, braced and urn forms, any case (§3.5)."""
 AnyJson = Annotated[Any, AfterValidator(normalize_any_json), ANY_JSON]
 
 

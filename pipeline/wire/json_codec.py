@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
+
+import orjson
 
 __all__ = [
     "DupDict",
@@ -71,8 +74,38 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
+_SPACED_KEY_END = re.compile(rb'"\s+:')
+
+
+def _loads_fast(raw: bytes) -> Any:
+    """orjson when the bytes provably hold no duplicate keys; ``_SLOW`` otherwise.
+
+    Without any backslash no string can contain a quote, so every ``":`` ends a
+    key: if re-serialising the parsed value keeps as many of them, no key was
+    repeated. orjson already rejects invalid UTF-8 and NaN/Infinity literals;
+    anything unusual (escapes, spaced colons, huge integers, errors) takes the
+    stdlib path, which explains itself precisely.
+    """
+    if b"\\" in raw or _SPACED_KEY_END.search(raw):
+        return _SLOW
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _SLOW
+    if raw.count(b'":') != orjson.dumps(value).count(b'":'):
+        return _SLOW
+    return value
+
+
+_SLOW = object()
+
+
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
     """Parse one JSON document strictly: UTF-8 only, no NaN literals, no lone surrogates."""
+    if isinstance(data, bytes):
+        value = _loads_fast(data)
+        if value is not _SLOW:
+            return value
     if isinstance(data, (bytes, bytearray, memoryview)):
         try:
             text = bytes(data).decode("utf-8")
