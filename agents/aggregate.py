@@ -47,8 +47,12 @@ state_table = app.Table(
     value_type=bytes,
 )
 
+SOURCES = tuple(
+    f"{spec.name}|{p}" for spec in catalogue.by_role("input") for p in range(spec.partitions)
+)
 engines: dict[int, PartitionEngine] = {}
-held: dict[int, dict[int, Any]] = {}
+held: dict[int, dict[int, Any]] = {}  # partition -> offset -> unacked event, in offset order
+ready: dict[int, set[int]] = {}  # partition -> offsets the engine allows to ack
 
 
 class PartitionStore(MutableMapping[str, bytes]):
@@ -126,7 +130,7 @@ async def aggregate(stream):  # type: ignore[no-untyped-def]
         engine = engines.get(partition)
         store = PartitionStore(partition)
         if engine is None:
-            engine = engines[partition] = PartitionEngine(store, CONFIG, time.time())
+            engine = engines[partition] = PartitionEngine(store, CONFIG, time.time(), SOURCES)
             held[partition] = {}
             log.info(
                 "partition %d: restored watermark %s, %d roll-ups",
@@ -146,11 +150,34 @@ async def aggregate(stream):  # type: ignore[no-untyped-def]
                 del store[key]
             else:
                 store[key] = value
-        pending = held[partition]
-        for acked in out.ackable:
-            done = pending.pop(acked, None)
-            if done is not None:
-                done.ack()
+        await _ack_in_order(partition, out.ackable)
+
+
+async def _ack_in_order(partition: int, ackable: list[int]) -> None:
+    """Ack only a contiguous prefix of held offsets.
+
+    faust-streaming commits the first run of consecutive acked offsets even when it
+    does not start at the committed offset (while none is committed yet), so an
+    early ack of a later message would commit past unacked ones and lose them in a
+    crash. Acking strictly in order keeps the committed offset honest.
+    """
+    pending = held[partition]
+    done = ready.setdefault(partition, set())
+    done.update(ackable)
+    prefix = []
+    for offset in pending:
+        if offset not in done:
+            break
+        prefix.append(offset)
+    if not prefix:
+        return
+    if len(prefix) > 1 or ackable != prefix:
+        # The changelog must hold the state writes before input offsets may be
+        # committed; otherwise a new owner could restore older state than it resumes from.
+        await app.producer.flush()
+    for offset in prefix:
+        done.discard(offset)
+        pending.pop(offset).ack()
 
 
 @app.on_partitions_revoked.connect
@@ -160,6 +187,7 @@ async def _drop_revoked(app: Any, revoked: Any, **kwargs: Any) -> None:
         if tp.topic == POINTS_SPEC.name:
             engines.pop(tp.partition, None)
             held.pop(tp.partition, None)
+            ready.pop(tp.partition, None)
 
 
 @app.timer(interval=1.0)

@@ -87,6 +87,21 @@ def _cmd_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from agents.bench.command import run_bench
+    from agents.settings import load_settings
+
+    run_bench(
+        load_settings().kafka_bootstrap,
+        events=args.events,
+        batch=args.batch,
+        live_seconds=args.live_seconds,
+        peers=not args.no_peers,
+        seed=args.seed,
+    )
+    return 0
+
+
 def _cmd_worker(args: argparse.Namespace) -> int:
     from agents.app import app
 
@@ -132,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--summary", action="store_true", help="one line per aggregated metric")
     tail.add_argument("--raw-name", action="store_true", help="do not add HUB_TOPIC_PREFIX")
     tail.set_defaults(func=_cmd_tail)
+
+    bench = sub.add_parser("bench", help="throughput, accuracy and delay vs. peers, one run")
+    bench.add_argument("--events", type=int, default=100_000)
+    bench.add_argument("--batch", type=int, default=500, help="events per message, batched run")
+    bench.add_argument("--live-seconds", type=float, default=75.0, help="0 skips the delay run")
+    bench.add_argument("--no-peers", action="store_true", help="skip Faust/Quix/raw peers")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.set_defaults(func=_cmd_bench)
 
     worker = sub.add_parser("worker", help="run the stream-processing worker (Faust)")
     worker.add_argument("--loglevel", default=os.environ.get("HUB_LOG_LEVEL", "info"))

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -132,8 +132,17 @@ class PartitionEngine:
     """Event-time windows for one partition; see the module docstring for the protocol."""
 
     def __init__(
-        self, store: MutableMapping[str, bytes], config: EngineConfig, wall_now: float
+        self,
+        store: MutableMapping[str, bytes],
+        config: EngineConfig,
+        wall_now: float,
+        sources: Iterable[str] = (),
     ) -> None:
+        """``sources``: every source partition that may feed this one (``topic|partition``).
+
+        Until each has shown data (or stayed silent for the idle timeout) it holds
+        the watermark back, so one that starts late in a backlog is not late.
+        """
         self.config = config
         self.watermark = -math.inf
         self.max_event_time = -math.inf
@@ -152,6 +161,9 @@ class PartitionEngine:
         # (size, start) -> (series_id, field) -> roll-up entry
         self._rollups: dict[tuple[int, int], dict[tuple[str, str], _Rollup]] = {}
         self._restore(store, wall_now)
+        for source in sources:
+            self.source_time.setdefault(source, -math.inf)
+            self._source_wall.setdefault(source, wall_now)
 
     # ---------------------------------------------------------------- restore
     def _restore(self, store: MutableMapping[str, bytes], wall_now: float) -> None:
@@ -192,7 +204,7 @@ class PartitionEngine:
                 "met": self.max_event_time if finite(self.max_event_time) else None,
                 "applied": self.applied,
                 "offset": self.last_offset,
-                "src": self.source_time,
+                "src": {s: t for s, t in self.source_time.items() if math.isfinite(t)},
             }
         )
 
@@ -269,6 +281,8 @@ class PartitionEngine:
         active = [t for s, t in self.source_time.items() if wall_now - self._source_wall[s] < idle]
         if active:
             candidate = min(active) - self.config.allowed_lateness_s
+            if not math.isfinite(candidate):
+                return
         elif wall_now - self.last_data_wall >= idle:
             candidate = wall_now - self.config.allowed_lateness_s
         else:
