@@ -1,0 +1,123 @@
+"""Orchestrates `hub bench`: the hub, the raw ceiling and the peers, one run, one table."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import platform
+import time
+from typing import Any
+
+from agents.bench import hub_bench
+
+
+def _ratio(value: float, ceiling: float) -> str:
+    return f"{value / ceiling:.3f}" if ceiling and math.isfinite(value) else "-"
+
+
+def _peer_rows(bootstrap: str, topic: str, expected: int) -> list[dict[str, Any]]:
+    """Raw ceiling, plain Faust and Quix Streams over the very topic the hub just read."""
+    rows: list[dict[str, Any]] = []
+    try:
+        from agents.bench import peers
+    except ImportError as exc:
+        print(f"bench: peers unavailable ({exc}); run with --no-peers", flush=True)
+        return rows
+    jobs = [
+        ("raw aiokafka read + orjson decode (ceiling)", peers.raw_ceiling),
+        ("faust-streaming agent, decode only", peers.faust_decode_only),
+        ("Quix Streams, 1m event-time window p50/p95/p99", peers.quix_window_job),
+    ]
+    for label, job in jobs:
+        try:
+            result = asyncio.run(job(bootstrap, topic, expected, 600.0))
+            rows.append(
+                {
+                    "name": label,
+                    "events_per_s": result.events / result.seconds,
+                    "extra": result.extra,
+                }
+            )
+        except Exception as exc:  # a peer that cannot run is reported, not fatal
+            rows.append({"name": label, "events_per_s": math.nan, "extra": {"error": repr(exc)}})
+        print(f"bench: {rows[-1]['name']}: {rows[-1]['events_per_s']:.0f} events/s", flush=True)
+    return rows
+
+
+def run_bench(
+    bootstrap: str, events: int, batch: int, live_seconds: float, peers: bool, seed: int
+) -> dict[str, Any]:
+    print(f"bench: generating {events} latency events (~600 bytes each)", flush=True)
+    raw, ts, values, models = hub_bench.make_events(events, seed)
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": __import__("os").cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "events": events,
+        "batch": batch,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    print("bench: hub worker, one event per message ...", flush=True)
+    single, topic = hub_bench.run_hub_worker(bootstrap, raw, ts, values, models, batch=1, keep=True)
+    print(f"bench: {single.events_per_s:.0f} events/s", flush=True)
+    results["hub_single"] = single
+    results["peers"] = _peer_rows(bootstrap, topic, events) if peers else []
+    asyncio.run(hub_bench.delete_prefixed(bootstrap, topic.rsplit("llm-", 1)[0]))
+    print(f"bench: hub worker, {batch} events per message ...", flush=True)
+    batched, _ = hub_bench.run_hub_worker(bootstrap, raw, ts, values, models, batch=batch)
+    print(f"bench: {batched.events_per_s:.0f} events/s", flush=True)
+    results["hub_batched"] = batched
+    if live_seconds > 0:
+        print(
+            f"bench: live traffic for {live_seconds:.0f} s to time window closing ...", flush=True
+        )
+        results["close_delay"] = hub_bench.run_live_delay(bootstrap, live_seconds, 300.0, seed)
+    results["sketches"] = _sketch_rows(seed)
+    print(format_report(results), flush=True)
+    print(f"bench: figures saved to {hub_bench.save(results)}", flush=True)
+    return results
+
+
+def _sketch_rows(seed: int) -> list[dict[str, Any]]:
+    try:
+        from pipeline.sketch_bench import run_sketch_bench
+    except ImportError as exc:
+        return [{"error": repr(exc)}]
+    return run_sketch_bench(n_values=100_000, seed=seed)
+
+
+def format_report(results: dict[str, Any]) -> str:
+    single, batched = results["hub_single"], results["hub_batched"]
+    peers = results.get("peers", [])
+    ceiling = next((p["events_per_s"] for p in peers if "ceiling" in p["name"]), math.nan)
+    lines = [
+        "",
+        f"{'pipeline':52} {'events/s':>10} {'÷ ceiling':>10}",
+    ]
+    rows = [*peers, {"name": single.mode, "events_per_s": single.events_per_s}]
+    rows.append({"name": batched.mode, "events_per_s": batched.events_per_s})
+    for row in rows:
+        lines.append(
+            f"{row['name']:52} {row['events_per_s']:>10.0f} "
+            f"{_ratio(row['events_per_s'], ceiling):>10}"
+        )
+    quix = next((p["events_per_s"] for p in peers if "Quix" in p["name"]), math.nan)
+    if math.isfinite(quix):
+        lines.append(
+            f"hub ÷ Quix Streams (one event per message): {single.events_per_s / quix:.2f}"
+        )
+    for run in (single, batched):
+        lines.append(
+            f"{run.mode}: p50/p95/p99 worst relative error vs numpy "
+            f"{run.p50_err:.4%} / {run.p95_err:.4%} / {run.p99_err:.4%}; counts exact "
+            f"{run.counts_exact}, sums exact {run.sums_exact}; peak RSS {run.peak_rss_mb:.0f} MB"
+        )
+    delay = results.get("close_delay")
+    if delay:
+        lines.append(
+            f"window close delay beyond end + lateness: p50 {delay['p50_s']:.2f} s, "
+            f"p99 {delay['p99_s']:.2f} s over {delay['windows']} results"
+        )
+    return "\n".join(lines)
