@@ -75,6 +75,9 @@ def run_bench(
         )
         results["close_delay"] = hub_bench.run_live_delay(bootstrap, live_seconds, 300.0, seed)
     results["sketches"] = _sketch_rows(seed)
+    from agents.bench.stages import stage_costs
+
+    results["stages"] = stage_costs(raw[: min(len(raw), 20_000)])
     print(format_report(results), flush=True)
     print(f"bench: figures saved to {hub_bench.save(results)}", flush=True)
     return results
@@ -113,6 +116,14 @@ def format_report(results: dict[str, Any]) -> str:
             f"{run.mode}: p50/p95/p99 worst relative error vs numpy "
             f"{run.p50_err:.4%} / {run.p95_err:.4%} / {run.p99_err:.4%}; counts exact "
             f"{run.counts_exact}, sums exact {run.sums_exact}; peak RSS {run.peak_rss_mb:.0f} MB"
+        )
+    stages = results.get("stages")
+    if stages:
+        total = sum(stages.values())
+        lines.append(
+            "per-event cost by stage (µs): "
+            + ", ".join(f"{k.removesuffix('_us')} {v:.1f}" for k, v in stages.items())
+            + f"; total {total:.1f} µs = {1e6 / total:.0f} events/s on one core before Faust"
         )
     delay = results.get("close_delay")
     if delay:

@@ -112,6 +112,15 @@ async def delete_prefixed(bootstrap: str, *prefixes: str) -> None:
         await client.close()
 
 
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def _peak_rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -200,8 +209,7 @@ def run_hub_worker(
             )
             rss = _peak_rss_mb(proc.pid)
         finally:
-            proc.terminate()
-            proc.wait(30)
+            _stop(proc)
     if not keep:
         asyncio.run(delete_prefixed(bootstrap, prefix, app_id))
     else:
@@ -357,8 +365,7 @@ def run_live_delay(bootstrap: str, seconds: float, rate: float, seed: int) -> di
             _wait_ready(log_path, proc, 120)
             delays = asyncio.run(_live_phase(bootstrap, prefix, seconds, rate, lateness, seed))
         finally:
-            proc.terminate()
-            proc.wait(30)
+            _stop(proc)
     asyncio.run(delete_prefixed(bootstrap, prefix, app_id))
     if not delays:
         return {"windows": 0, "p50_s": math.nan, "p99_s": math.nan}
