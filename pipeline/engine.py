@@ -120,12 +120,15 @@ class _Rollup:
 
 
 def _rollup_key(size: int, start: int, series_id: str, field_name: str) -> str:
-    return f"{ROLLUP_PREFIX}{size}|{start}|{field_name}|{series_id}"
+    """Field names and series ids may hold any character: the field is length-prefixed."""
+    return f"{ROLLUP_PREFIX}{size}|{start}|{len(field_name)}:{field_name}{series_id}"
 
 
 def _parse_rollup_key(key: str) -> tuple[int, int, str, str]:
-    _, size, start, field_name, series_id = key.split("|", 4)
-    return int(size), int(start), series_id, field_name
+    _, size, start, rest = key.split("|", 3)
+    length, _, tail = rest.partition(":")
+    n = int(length)
+    return int(size), int(start), tail[n:], tail[:n]
 
 
 class PartitionEngine:
@@ -357,6 +360,7 @@ class PartitionEngine:
             for key in [k for k in self._ranges if k[1] in closed]:
                 del self._ranges[key]
         deletions: list[str] = []
+        finals: list[tuple[str, bytes]] = []
         for size in WINDOW_SIZES_S[1:]:
             ready = sorted(k for k in self._rollups if k[0] == size and self._closed(k[1], size))
             for size_start in ready:
@@ -369,13 +373,17 @@ class PartitionEngine:
                     )
                     self._merge_into_parents(size, start, sid, name, entry.sketch, merges)
                     key = (size, start, sid, name)
-                    merges.pop(key, None)  # closed now: delete instead of writing it
+                    if merges.pop(key, "unchanged") is None:
+                        # Changed in this pass: persist its final state before the cursor,
+                        # so a crash before the deletion republishes the same result.
+                        finals.append((_rollup_key(*key), entry.to_bytes()))
                     deletions.append(_rollup_key(*key))
         for key in merges:
             size, start, sid, name = key
             out.writes.append(
                 (_rollup_key(*key), self._rollups[(size, start)][(sid, name)].to_bytes())
             )
+        out.writes.extend(finals)
         out.writes.append((CURSOR_KEY, self._cursor_bytes()))
         out.writes.extend((key, None) for key in deletions)
         done: list[int] = []
