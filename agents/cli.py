@@ -87,6 +87,30 @@ def _cmd_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from pipeline.aggregates import parse_windows
+    from pipeline.replay import replay, write_metrics, write_summary
+
+    try:
+        windows = parse_windows(args.windows)
+    except ValueError as exc:
+        print(f"hub replay: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.input == "-":
+            report = replay(sys.stdin.buffer, windows)
+        else:
+            with open(args.input, "rb") as src:
+                report = replay(src, windows)
+    except FileNotFoundError:
+        print(f"hub replay: no such file {args.input!r}", file=sys.stderr)
+        return 2
+    with open(args.output, "w", encoding="utf-8") as dst:
+        write_metrics(report.metrics, dst)
+    write_summary(report, sys.stderr)
+    return 1 if report.invalid else 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from agents.bench.command import run_bench
     from agents.settings import load_settings
@@ -147,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--summary", action="store_true", help="one line per aggregated metric")
     tail.add_argument("--raw-name", action="store_true", help="do not add HUB_TOPIC_PREFIX")
     tail.set_defaults(func=_cmd_tail)
+
+    replay = sub.add_parser("replay", help="aggregate a JSON Lines file offline, same code")
+    replay.add_argument("--input", required=True, help="events as JSON Lines, or - for stdin")
+    replay.add_argument("--output", required=True, help="aggregated metrics as JSON Lines")
+    replay.add_argument("--windows", default="1m,5m,15m,1h,6h,1d,1w,30d")
+    replay.set_defaults(func=_cmd_replay)
 
     bench = sub.add_parser("bench", help="throughput, accuracy and delay vs. peers, one run")
     bench.add_argument("--events", type=int, default=100_000)
