@@ -129,7 +129,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_worker(args: argparse.Namespace) -> int:
     from agents.app import app
 
-    sys.argv = ["hub", "worker", "--loglevel", args.loglevel, "--without-web"]
+    level = {"warning": "warn", "critical": "crit"}.get(args.loglevel, args.loglevel)
+    sys.argv = ["hub", "worker", "--loglevel", level, "--without-web"]
     app.main()
     return 0
 

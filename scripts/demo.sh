@@ -8,8 +8,14 @@ mkdir -p .logs
 
 $HUB topics apply
 echo "demo: starting a worker (log: .logs/demo-worker.log)"
-$HUB worker --loglevel warning > .logs/demo-worker.log 2>&1 &
+$HUB worker --loglevel warn > .logs/demo-worker.log 2>&1 &
 WORKER=$!
+sleep 3
+if ! kill -0 "$WORKER" 2>/dev/null; then
+  echo "demo: the worker exited at start; its log (.logs/demo-worker.log) says:"
+  tail -n 20 .logs/demo-worker.log
+  exit 1
+fi
 PRODUCER=""
 cleanup() {
   if [ -n "$PRODUCER" ]; then kill "$PRODUCER" 2>/dev/null || true; fi
