@@ -298,6 +298,7 @@ async def faust_decode_only(
             "events_per_s": batched.events_per_s,
             "seconds": batched.seconds,
             "wall_s": batched.extra["wall_s"],
+            "cpu_s": batched.extra["cpu_s"],
         }
     except Exception as exc:  # the variant is a bonus; the headline figure stands alone
         result.extra["take"] = {"error": repr(exc)}
@@ -349,8 +350,13 @@ def _quix_child(
         return int(datetime.fromisoformat(value["timestamp"]).timestamp() * 1000)
 
     source = app.topic(topic, value_deserializer="json", timestamp_extractor=event_time)
-    progress: dict[str, Any] = {"seen": 0, "max_ts": 0, "first": math.nan, "cpu0": math.nan}
-    progress["input_done"] = math.nan
+    progress: dict[str, Any] = {
+        "seen": 0,
+        "max_ts": 0,
+        "first": math.nan,
+        "cpu0": math.nan,
+        "input_done": math.nan,
+    }
     models: set[str] = set()
 
     def project(event: dict[str, Any], _key: Any, ts: int, _headers: Any) -> list[dict[str, Any]]:
@@ -558,21 +564,30 @@ def _quix_child_main(argv: list[str]) -> int:
 
 
 def format_results(results: list[PeerResult]) -> str:
-    """events/s per peer and its ratio to the raw ceiling of the same run."""
+    """events/s and ratio to the raw ceiling of the same run, plus CPU µs per event.
+
+    CPU per event is the steadier figure when other jobs share the machine: wall-clock
+    rates fall with contention, process CPU time much less.
+    """
     ceiling = next((r.events_per_s for r in results if "ceiling" in r.name), math.nan)
-    lines = [f"{'peer':40} {'events':>9} {'seconds':>8} {'events/s':>10} {'÷ ceiling':>10}"]
-    for r in results:
-        ratio = r.events_per_s / ceiling if math.isfinite(ceiling) else math.nan
-        lines.append(
-            f"{r.name:40} {r.events:>9} {r.seconds:>8.2f} {r.events_per_s:>10.0f} {ratio:>10.3f}"
+    lines = [
+        f"{'peer':40} {'events':>9} {'seconds':>8} {'events/s':>10} {'÷ ceiling':>10}"
+        f" {'CPU µs/ev':>10}"
+    ]
+
+    def line(name: str, events: int, seconds: float, cpu_s: float) -> str:
+        rate = events / seconds if seconds > 0 else math.nan
+        return (
+            f"{name:40} {events:>9} {seconds:>8.2f} {rate:>10.0f} {rate / ceiling:>10.3f}"
+            f" {cpu_s / events * 1e6:>10.1f}"
         )
+
+    for r in results:
+        lines.append(line(r.name, r.events, r.seconds, r.extra.get("cpu_s", math.nan)))
         take = r.extra.get("take", {})
         if "events_per_s" in take:
-            rate = take["events_per_s"]
-            lines.append(
-                f"{'  same, stream.take(' + str(take['batch']) + ')':40} {r.events:>9} "
-                f"{take['seconds']:>8.2f} {rate:>10.0f} {rate / ceiling:>10.3f}"
-            )
+            name = f"  same, stream.take({take['batch']})"
+            lines.append(line(name, r.events, take["seconds"], take.get("cpu_s", math.nan)))
     return "\n".join(lines)
 
 
