@@ -158,6 +158,30 @@ async def _await_metrics(
     return docs, done_at
 
 
+def _isolated_run(bootstrap: str, **overrides: str) -> tuple[str, str, str, dict[str, str]]:
+    """A fresh topic prefix and app id with its topics applied: runs never see each other."""
+    run_id = uuid.uuid4().hex[:8]
+    prefix, app_id = f"bench-{run_id}-", f"hub-bench-{run_id}"
+    env = {
+        **os.environ,
+        "HUB_KAFKA_BOOTSTRAP": bootstrap,
+        "HUB_TOPIC_PREFIX": prefix,
+        "HUB_APP_ID": app_id,
+        "HUB_DATA_DIR": str(ARTIFACTS / f"bench-{run_id}"),
+        "HUB_WINDOWS": "1m",
+        **overrides,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "agents.cli", "topics", "apply"],
+        env=env,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    return run_id, prefix, app_id, env
+
+
 def run_hub_worker(
     bootstrap: str,
     events: list[bytes],
@@ -172,24 +196,8 @@ def run_hub_worker(
 
     Returns the run and its input topic; with ``keep`` that topic stays for the peers.
     """
-    run_id = uuid.uuid4().hex[:8]
-    prefix, app_id = f"bench-{run_id}-", f"hub-bench-{run_id}"
-    env = {
-        **os.environ,
-        "HUB_KAFKA_BOOTSTRAP": bootstrap,
-        "HUB_TOPIC_PREFIX": prefix,
-        "HUB_APP_ID": app_id,
-        "HUB_DATA_DIR": str(ARTIFACTS / f"bench-{run_id}"),
-        "HUB_IDLE_TIMEOUT_S": str(IDLE_TIMEOUT_S),
-        "HUB_ALLOWED_LATENESS_S": "2",
-        "HUB_WINDOWS": "1m",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "agents.cli", "topics", "apply"],
-        env=env,
-        cwd=REPO,
-        check=True,
-        capture_output=True,
+    run_id, prefix, app_id, env = _isolated_run(
+        bootstrap, HUB_IDLE_TIMEOUT_S=str(IDLE_TIMEOUT_S), HUB_ALLOWED_LATENESS_S="2"
     )
     messages = asyncio.run(produce(bootstrap, prefix + "llm-observatory.events", events, batch))
     ARTIFACTS.mkdir(exist_ok=True)
@@ -332,26 +340,8 @@ async def _live_phase(
 
 def run_live_delay(bootstrap: str, seconds: float, rate: float, seed: int) -> dict[str, float]:
     """A worker on live traffic for ``seconds``: p50/p99 of window-close delays."""
-    run_id = uuid.uuid4().hex[:8]
-    prefix, app_id = f"bench-{run_id}-", f"hub-bench-{run_id}"
     lateness = 2.0
-    env = {
-        **os.environ,
-        "HUB_KAFKA_BOOTSTRAP": bootstrap,
-        "HUB_TOPIC_PREFIX": prefix,
-        "HUB_APP_ID": app_id,
-        "HUB_DATA_DIR": str(ARTIFACTS / f"bench-{run_id}"),
-        "HUB_ALLOWED_LATENESS_S": str(lateness),
-        "HUB_WINDOWS": "1m",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "agents.cli", "topics", "apply"],
-        env=env,
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    )
-    ARTIFACTS.mkdir(exist_ok=True)
+    run_id, prefix, app_id, env = _isolated_run(bootstrap, HUB_ALLOWED_LATENESS_S=str(lateness))
     log_path = ARTIFACTS / f"bench-live-{run_id}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
