@@ -306,11 +306,13 @@ class PartitionEngine:
     ) -> None:
         """Values for a window already closed: duplicates are skipped, genuinely late ones kept."""
         measurement, tags = self._meta[sid]
+        reported: set[int] = set()
         for i in np.flatnonzero(mask).tolist():
             offset = int(offsets[i])
-            if replayed or offset <= applied_before:
+            if replayed or offset <= applied_before or offset in reported:
                 out.duplicate_events += 1
                 continue
+            reported.add(offset)
             fields = {
                 name: float(col[i]) for name, col in columns.items() if not math.isnan(col[i])
             }
@@ -329,17 +331,26 @@ class PartitionEngine:
         mask: np.ndarray,
         out: StepOutput,
     ) -> np.ndarray:
-        """Mask of values not yet absorbed by this open window; records the new ones."""
+        """Mask of values not yet absorbed by this open window; records the new ones.
+
+        A redelivered message can sit twice in one ingest batch, so offsets are also
+        de-duplicated within the batch, not only against earlier ones.
+        """
         key = (sid, start, source)
         ranges = self._ranges.setdefault(key, [])
-        chosen = offsets[mask]
-        keep = mask.copy()
-        if ranges and int(chosen.min()) <= ranges[-1][1]:
+        positions = np.flatnonzero(mask)
+        chosen = offsets[positions]
+        if chosen.size > 1 and not bool(np.all(chosen[1:] > chosen[:-1])):
+            chosen, first = np.unique(chosen, return_index=True)
+            positions = positions[first]
+        if ranges and int(chosen[0]) <= ranges[-1][1]:
             seen = np.array([_in_ranges(ranges, int(o)) for o in chosen.tolist()], dtype=bool)
-            out.duplicate_events += int(seen.sum())
-            keep[np.flatnonzero(mask)[seen]] = False
+            positions = positions[~seen]
             chosen = chosen[~seen]
-        for offset in np.sort(chosen).tolist():
+        keep = np.zeros_like(mask)
+        keep[positions] = True
+        out.duplicate_events += int(mask.sum()) - int(positions.size)
+        for offset in chosen.tolist():
             _add_to_ranges(ranges, int(offset))
         return keep
 

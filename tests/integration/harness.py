@@ -56,7 +56,7 @@ class Worker:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agents.cli", "worker", "--loglevel", "info"],
-            env=env,
+            env={**env, "PYTHONUNBUFFERED": "1"},  # a kill -9 must not eat the log
             cwd=REPO,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -74,6 +74,12 @@ def _collect_all(bootstrap: str, prefix: str, truth: dict, timeout: float) -> di
 def _assert_exact(found: dict, truth: dict) -> None:
     missing = sorted(set(truth) - set(found))
     assert not missing, f"{len(missing)} windows never published, e.g. {missing[:3]}"
+    wrong_counts = sorted(
+        (key, [copy["count"] for copy in found[key]], values.size)
+        for key, values in truth.items()
+        if any(copy["count"] != values.size for copy in found[key])
+    )
+    assert not wrong_counts, f"(window, published counts, true count): {wrong_counts}"
     for key, values in truth.items():
         copies = found[key]
         first = copies[0]

@@ -370,6 +370,23 @@ def test_redelivered_value_is_a_duplicate_not_late() -> None:
     assert by_key[(300, T0)].total == 36.0
 
 
+def test_message_twice_in_one_batch_counts_once() -> None:
+    """A rebalance can hand ingest the same message twice inside one take() batch."""
+    engine = PartitionEngine({}, strict_config(), wall_now=0.0)
+    values = [(T0 + 5, 1.0), (T0 + 6, 2.0), (T0 + 7, 4.0)]
+    items = [(i, Point("lat", ts, TAGS, {"v": v})) for i, (ts, v) in enumerate(values)]
+    out = engine.apply(0, batch_of(items + items[1:]), 0.0)
+    assert out.applied_events == 3 and out.duplicate_events == 2
+    engine.apply(1, msg(3, [(T0 + 130, 10.0)]), 0.0)  # closes minute 0
+    late_twice = [(9, Point("lat", T0 + 8, TAGS, {"v": 8.0}))] * 2
+    late = engine.apply(2, batch_of(late_twice), 0.0)
+    assert [v.source_offset for v in late.late] == [9] and late.duplicate_events == 1
+    final = engine.close_all()
+    by_key = {(r.size_s, r.start): r.sketch for r in final.results}
+    assert by_key[(300, T0)].count == 4
+    assert by_key[(300, T0)].total == sum(v for _, v in values) + 10.0
+
+
 def test_redelivered_message_after_watermark_passed_is_duplicate_across_restart() -> None:
     store: dict[str, bytes] = {}
     engine = PartitionEngine(store, strict_config(), wall_now=0.0)
