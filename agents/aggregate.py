@@ -2,16 +2,16 @@
 
 Kafka wiring around :class:`pipeline.engine.PartitionEngine`: messages are acked
 only when every window they fed is closed, published and persisted (manual acks),
-durable state lives in a RocksDB-backed Faust table with a changelog topic, and a
-timer sends wall-clock ticks through the topic itself so that idle partitions
-close their windows inside the stream (where table writes are allowed).
+durable state lives in a RocksDB-backed Faust table with a changelog topic.
+Watermarks advance with the data and with ingest's progress heartbeats, which
+travel through ``hub.points`` itself, so windows close inside the stream (where
+table writes are allowed) and in order with the data.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -20,17 +20,15 @@ import orjson
 from agents.app import app, catalogue, settings
 from agents.counters import COUNTERS
 from agents.ingest import POINTS_SPEC, points_topic
+from agents.ordering import admit
 from pipeline.aggregates import parse_windows, result_metric
 from pipeline.engine import EngineConfig, PartitionEngine, StepOutput
-from pipeline.point_batches import decode_batch
+from pipeline.point_batches import Heartbeat, decode_points_message
 
 log = logging.getLogger(__name__)
 
-TICK = b'{"tick":true}'
 CONFIG = EngineConfig(
-    allowed_lateness_s=settings.allowed_lateness_s,
-    grace_s=settings.window_grace_s,
-    idle_timeout_s=settings.idle_timeout_s,
+    allowed_lateness_s=settings.allowed_lateness_s, grace_s=settings.window_grace_s
 )
 PUBLISHED = {w.seconds for w in parse_windows(settings.windows)}
 metric_topics = {
@@ -127,10 +125,16 @@ async def aggregate(stream):  # type: ignore[no-untyped-def]
     async for event in stream.noack().events():
         message = event.message
         partition, offset = message.partition, message.offset
+        if not _owned(partition):
+            # fetched before a rebalance took the partition away: its new owner has it
+            COUNTERS.stale_skipped += 1
+            continue
+        if not await admit(message.tp, offset):
+            continue  # a repeat, or past a gap faust left: read again after seeking back
         engine = engines.get(partition)
         store = PartitionStore(partition)
         if engine is None:
-            engine = engines[partition] = PartitionEngine(store, CONFIG, time.time(), SOURCES)
+            engine = engines[partition] = PartitionEngine(store, CONFIG, SOURCES)
             held[partition] = {}
             log.info(
                 "partition %d: restored watermark %s, %d roll-ups",
@@ -139,18 +143,27 @@ async def aggregate(stream):  # type: ignore[no-untyped-def]
                 engine.rollup_count,
             )
         held[partition][offset] = event
-        if message.value == TICK:
-            out = engine.tick(offset, time.time())
+        decoded = decode_points_message(message.value)
+        if isinstance(decoded, Heartbeat):
+            out = engine.heartbeat(offset, decoded.progress)
         else:
-            out = engine.apply(offset, decode_batch(message.value), time.time())
+            out = engine.apply(offset, decoded)
         # Publish first, then persist, then ack: a crash can repeat a result, never lose one.
         await _publish(out)
+        if engines.get(partition) is not engine:
+            # Revoked while publishing: the new owner redoes this message from the
+            # changelog and the unacked input; writing now would corrupt its state.
+            continue
         for key, value in out.writes:
             if value is None:
                 del store[key]
             else:
                 store[key] = value
         await _ack_in_order(partition, out.ackable)
+
+
+def _owned(partition: int) -> bool:
+    return (POINTS_SPEC.name, partition) in app.consumer.assignment()
 
 
 async def _ack_in_order(partition: int, ackable: list[int]) -> None:
@@ -161,7 +174,9 @@ async def _ack_in_order(partition: int, ackable: list[int]) -> None:
     early ack of a later message would commit past unacked ones and lose them in a
     crash. Acking strictly in order keeps the committed offset honest.
     """
-    pending = held[partition]
+    pending = held.get(partition)
+    if pending is None:
+        return
     done = ready.setdefault(partition, set())
     done.update(ackable)
     prefix = []
@@ -175,6 +190,8 @@ async def _ack_in_order(partition: int, ackable: list[int]) -> None:
         # The changelog must hold the state writes before input offsets may be
         # committed; otherwise a new owner could restore older state than it resumes from.
         await app.producer.flush()
+        if held.get(partition) is not pending:
+            return  # revoked meanwhile: the new owner resumes from the committed offset
     for offset in prefix:
         done.discard(offset)
         pending.pop(offset).ack()
@@ -190,14 +207,15 @@ async def _drop_revoked(app: Any, revoked: Any, **kwargs: Any) -> None:
             ready.pop(tp.partition, None)
 
 
-@app.timer(interval=1.0)
-async def send_ticks() -> None:
-    """Wall-clock ticks into our own partitions, so idle ones still close their windows."""
-    for tp in app.consumer.assignment():
-        if tp.topic == POINTS_SPEC.name:
-            await points_topic.send(value=TICK, partition=tp.partition)
-
-
-@app.timer(interval=10.0)
+@app.timer(interval=5.0)
 async def log_counters() -> None:
     log.info("hub counters %s", COUNTERS.snapshot())
+    for partition, engine in sorted(engines.items()):
+        log.info(
+            "partition %d: watermark %s, last offset %d, %d open windows, %d unacked",
+            partition,
+            engine.watermark,
+            engine.last_offset,
+            engine.open_window_count,
+            len(held.get(partition, {})),
+        )

@@ -10,10 +10,18 @@ class Counters:
     consumed: int = 0
     processed: int = 0
     dead_lettered: int = 0
+    redelivered: int = 0
+    """Messages faust handed over twice within one batch; not counted as consumed."""
     points: int = 0
     late_points: int = 0
     windows_published: int = 0
     duplicate_batches_skipped: int = 0
+    gap_skipped: int = 0
+    """Messages ignored because faust skipped earlier ones; they are read again after a seek."""
+    retention_lost: int = 0
+    """Offsets deleted by retention before they were read (the topic's retention is too short)."""
+    stale_skipped: int = 0
+    """hub.points messages delivered after their partition was revoked; left to the owner."""
 
     def snapshot(self) -> dict[str, int]:
         return asdict(self)

@@ -1,18 +1,27 @@
 """Ingest agent: validate every message of the module topics, dead-letter the bad ones,
-and forward valid events as time-series points, re-keyed by series, to ``hub.points``."""
+and forward valid events as time-series points, re-keyed by series, to ``hub.points``.
+
+A timer sends progress heartbeats: for every input partition read to its end, the
+wall-clock time it was caught up, to every ``hub.points`` partition (watermarks).
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 
 from agents.app import app, catalogue, settings
 from agents.counters import COUNTERS
 from agents.dead_letter import send_rejections
+from agents.ordering import admit
 from pipeline.cardinality import CardinalityGuard
 from pipeline.ingest import IngestLimits, decode_message
 from pipeline.normalize import Point, points_from_event
-from pipeline.point_batches import encode_batch, group_points
+from pipeline.point_batches import Heartbeat, encode_batch, encode_heartbeat, group_points
+from pipeline.progress import HandledOffsets
+
+log = logging.getLogger(__name__)
 
 LIMITS = IngestLimits(
     max_message_bytes=settings.max_message_bytes,
@@ -21,6 +30,8 @@ LIMITS = IngestLimits(
 )
 POINTS_SPEC = catalogue.one("internal")
 GUARD = CardinalityGuard(settings.max_tag_values)
+INPUT_TOPICS = frozenset(spec.name for spec in catalogue.by_role("input"))
+HANDLED = HandledOffsets()
 
 input_topic = app.topic(
     *(spec.name for spec in catalogue.by_role("input")),
@@ -43,8 +54,12 @@ async def ingest(stream):  # type: ignore[no-untyped-def]
     async for events in stream.take_events(2000, within=0.2):
         now = time.time()
         by_source: dict[tuple[str, int], list[tuple[int, Point]]] = defaultdict(list)
+        seen: set[tuple[str, int, int]] = set()
         for event in events:
             message = event.message
+            if not await admit(message.tp, message.offset):
+                continue  # a repeat, or past a gap faust left: read again after seeking back
+            seen.add((message.topic, message.partition, message.offset))
             decoded = decode_message(message.value or b"", now, LIMITS)
             COUNTERS.consumed += decoded.consumed
             COUNTERS.processed += len(decoded.events)
@@ -72,3 +87,31 @@ async def ingest(stream):  # type: ignore[no-untyped-def]
         # At-least-once: input offsets are acked only after the points are on the broker.
         for future in pending:
             await future
+        for topic, partition, offset in seen:
+            HANDLED.handled(f"{topic}|{partition}", offset)
+
+
+@app.timer(interval=settings.heartbeat_interval_s)
+async def send_heartbeats() -> None:
+    """Tell every ``hub.points`` partition which input partitions are read to their end.
+
+    The time is taken before the end offsets are read, so the claim "nothing appended
+    before this moment is pending" holds; the heartbeat is sent after the points of
+    every handled message, so it never overtakes them.
+    """
+    tps = [tp for tp in app.consumer.assignment() if tp.topic in INPUT_TOPICS]
+    if not tps:
+        return
+    moment = time.time()
+    ends = await app.consumer.highwaters(*tps)
+    # faust keeps the group's committed offsets here after each assignment (no public getter)
+    committed = getattr(app.consumer, "_committed_offset", {})
+    caught_up = HANDLED.caught_up(
+        {f"{tp.topic}|{tp.partition}": end for tp, end in ends.items()},
+        {f"{tp.topic}|{tp.partition}": committed.get(tp) for tp in tps},
+    )
+    if not caught_up:
+        return
+    raw = encode_heartbeat(Heartbeat(dict.fromkeys(caught_up, moment)))
+    for dest in range(POINTS_SPEC.partitions):
+        await points_topic.send(value=raw, partition=dest)

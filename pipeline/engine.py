@@ -10,11 +10,14 @@ State and its durability, in short:
 * A message may be acknowledged only once every window it fed is closed and
   persisted; after a crash the consumer resumes at the first unacknowledged
   message and the open 1-minute windows are rebuilt by replay.
-* The watermark is the lowest of the active source partitions' highest event
-  times, minus the allowed lateness (as Flink does across input partitions), so
-  a source partition that lags in a backlog does not make the others' data late.
-  A source silent for the idle timeout stops holding it back; when every source
-  is idle, the watermark follows the wall clock.
+* The watermark is the lowest progress over all source partitions, minus the
+  allowed lateness (as Flink does across input partitions), so a source partition
+  that lags in a backlog does not make the others' data late. A source's progress
+  is the highest event time it has shown, or, once ingest has read it to its end
+  (a *heartbeat*), the wall-clock time at which it was caught up. There is no
+  wall-clock idle timeout: a source whose progress is unknown holds the watermark
+  back, so a backlog is never closed early, and an idle but caught-up source
+  advances through its heartbeats.
 * The cursor (watermark, highest source offset applied per source partition)
   is persisted after each message. On replay, values for windows already closed
   are recognised as duplicates by their source offset; values for open windows
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,7 +59,6 @@ ROLLUP_PREFIX = "r|"
 class EngineConfig:
     allowed_lateness_s: float = 2.0
     grace_s: float = 0.0
-    idle_timeout_s: float = 10.0
 
 
 @dataclass(slots=True)
@@ -90,7 +92,10 @@ class LateValue:
 
 @dataclass(slots=True)
 class StepOutput:
-    """What one message (or tick) produced; publish ``results``/``late``, then apply ``writes``."""
+    """What one message (data or heartbeat) produced.
+
+    Publish ``results`` and ``late``, then apply ``writes``, then ack ``ackable``.
+    """
 
     results: list[WindowResult] = field(default_factory=list)
     late: list[LateValue] = field(default_factory=list)
@@ -138,22 +143,19 @@ class PartitionEngine:
         self,
         store: MutableMapping[str, bytes],
         config: EngineConfig,
-        wall_now: float,
         sources: Iterable[str] = (),
     ) -> None:
         """``sources``: every source partition that may feed this one (``topic|partition``).
 
-        Until each has shown data (or stayed silent for the idle timeout) it holds
-        the watermark back, so one that starts late in a backlog is not late.
+        Until each has shown data or a heartbeat it holds the watermark back, so one
+        that starts late in a backlog is not late.
         """
         self.config = config
         self.watermark = -math.inf
         self.max_event_time = -math.inf
         self.applied: dict[str, int] = {}
         self.last_offset = -1
-        self.last_data_wall = wall_now
         self.source_time: dict[str, float] = {}
-        self._source_wall: dict[str, float] = {}
         self._meta: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
         # start -> (series_id, field) -> sketch of an open 1-minute window
         self._open: dict[int, dict[tuple[str, str], QuantileSketch]] = {}
@@ -163,13 +165,12 @@ class PartitionEngine:
         self._unacked: dict[int, list[int]] = {}
         # (size, start) -> (series_id, field) -> roll-up entry
         self._rollups: dict[tuple[int, int], dict[tuple[str, str], _Rollup]] = {}
-        self._restore(store, wall_now)
+        self._restore(store)
         for source in sources:
             self.source_time.setdefault(source, -math.inf)
-            self._source_wall.setdefault(source, wall_now)
 
     # ---------------------------------------------------------------- restore
-    def _restore(self, store: MutableMapping[str, bytes], wall_now: float) -> None:
+    def _restore(self, store: MutableMapping[str, bytes]) -> None:
         raw = store.get(CURSOR_KEY)
         if raw is not None:
             cursor = orjson.loads(raw)
@@ -178,7 +179,6 @@ class PartitionEngine:
             self.applied = dict(cursor["applied"])
             self.last_offset = cursor["offset"]
             self.source_time = dict(cursor.get("src", {}))
-            self._source_wall = dict.fromkeys(self.source_time, wall_now)
         for key in list(store.keys()):
             if key.startswith(ROLLUP_PREFIX):
                 size, start, sid, name = _parse_rollup_key(key)
@@ -215,7 +215,7 @@ class PartitionEngine:
     def _closed(self, start: int, size: int = BASE_WINDOW_S) -> bool:
         return start + size + self.config.grace_s <= self.watermark
 
-    def apply(self, message_offset: int, batch: PointBatch, wall_now: float) -> StepOutput:
+    def apply(self, message_offset: int, batch: PointBatch) -> StepOutput:
         """Fold one ``hub.points`` message in, then close whatever the watermark allows."""
         out = StepOutput()
         source = batch.source
@@ -259,38 +259,35 @@ class PartitionEngine:
                 highest_ts = max(highest_ts, float(ts[keep].max()))
         self.applied[source] = highest_offset
         self.last_offset = max(self.last_offset, message_offset)
-        self.last_data_wall = wall_now
-        self._source_wall[source] = wall_now
         progress = highest_ts if batch.progress is None else max(batch.progress, highest_ts)
-        if progress > self.source_time.get(source, -math.inf):
-            self.source_time[source] = progress
+        self._progress(source, progress)
         self.max_event_time = max(self.max_event_time, highest_ts)
-        self._advance_watermark(wall_now)
+        self._advance_watermark()
         self._unacked.setdefault(latest_end, []).append(message_offset)
         self._close(out)
         return out
 
-    def tick(self, message_offset: int, wall_now: float) -> StepOutput:
-        """A wall-clock tick: an idle partition's watermark follows the clock."""
+    def heartbeat(self, message_offset: int, progress: Mapping[str, float]) -> StepOutput:
+        """Ingest read these sources to their end: no event before these times is pending."""
         out = StepOutput()
-        self._advance_watermark(wall_now)
+        for source, moment in progress.items():
+            self._progress(source, moment)
+        self._advance_watermark()
         self.last_offset = max(self.last_offset, message_offset)
         self._unacked.setdefault(-1, []).append(message_offset)
         self._close(out)
         return out
 
-    def _advance_watermark(self, wall_now: float) -> None:
-        idle = self.config.idle_timeout_s
-        active = [t for s, t in self.source_time.items() if wall_now - self._source_wall[s] < idle]
-        if active:
-            candidate = min(active) - self.config.allowed_lateness_s
-            if not math.isfinite(candidate):
-                return
-        elif wall_now - self.last_data_wall >= idle:
-            candidate = wall_now - self.config.allowed_lateness_s
-        else:
+    def _progress(self, source: str, moment: float) -> None:
+        if moment > self.source_time.get(source, -math.inf):
+            self.source_time[source] = moment
+
+    def _advance_watermark(self) -> None:
+        if not self.source_time:
             return
-        self.watermark = max(self.watermark, candidate)
+        candidate = min(self.source_time.values()) - self.config.allowed_lateness_s
+        if math.isfinite(candidate):
+            self.watermark = max(self.watermark, candidate)
 
     def _closed_window_values(
         self,

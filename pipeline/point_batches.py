@@ -1,10 +1,15 @@
-"""The internal ``hub.points`` message: points of one source partition, grouped by series.
+"""The internal ``hub.points`` messages: points of one source partition grouped by
+series, and progress heartbeats.
 
 Points are re-keyed by series so that each series is aggregated by exactly one
 partition. Each series group carries the source offset of every event next to
 its timestamp and field values (columnar, so the aggregator can use numpy), which
 makes state updates idempotent: a redelivered event is recognised by its source
 topic, partition and offset.
+
+A heartbeat says that ingest has read some source partitions to their end: every
+event appended to them before the given wall-clock time is already in ``hub.points``
+ahead of the heartbeat, so their progress is at least that time.
 """
 
 from __future__ import annotations
@@ -65,6 +70,25 @@ class PointBatch:
 
     def event_count(self) -> int:
         return sum(len(s.offsets) for s in self.series)
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Progress of caught-up source partitions (``topic|partition`` -> epoch seconds)."""
+
+    progress: dict[str, float]
+
+
+def encode_heartbeat(heartbeat: Heartbeat) -> bytes:
+    return orjson.dumps({"heartbeat": heartbeat.progress})
+
+
+def decode_points_message(raw: bytes) -> PointBatch | Heartbeat:
+    """Either message of ``hub.points``; a heartbeat is a small object with one key."""
+    if raw.startswith(b'{"heartbeat"'):
+        progress = orjson.loads(raw)["heartbeat"]
+        return Heartbeat({str(k): float(v) for k, v in progress.items()})
+    return decode_batch(raw)
 
 
 def partition_for_series(series_id: str, partitions: int) -> int:

@@ -40,9 +40,7 @@ REPLAY_LIMITS = IngestLimits(
 OFFLINE_LATENESS_S = 1e12
 """Seconds; more than the span of every representable timestamp (years 1 to 9999 are
 ~3.2e11 s apart), so the watermark stays before every window until ``close_all()``."""
-REPLAY_CONFIG = EngineConfig(
-    allowed_lateness_s=OFFLINE_LATENESS_S, grace_s=0.0, idle_timeout_s=math.inf
-)
+REPLAY_CONFIG = EngineConfig(allowed_lateness_s=OFFLINE_LATENESS_S, grace_s=0.0)
 SOURCE_TOPIC = "replay"
 EVENTS_PER_LINE = 65_536
 """Source offsets are ``line_no * EVENTS_PER_LINE + index``; events beyond it are refused."""
@@ -107,7 +105,7 @@ def replay(
     """Aggregate JSON Lines events with the live pipeline's code; metrics of ``windows``."""
     wanted = {w.seconds for w in windows}
     report = ReplayReport()
-    engine = PartitionEngine({}, REPLAY_CONFIG, wall_now=0.0)
+    engine = PartitionEngine({}, REPLAY_CONFIG)
     outs: list[StepOutput] = []
     items: list[tuple[int, Point]] = []
     pending_events = 0
@@ -123,7 +121,7 @@ def replay(
         if not items:
             return
         batch = group_points(SOURCE_TOPIC, 0, items, partitions=1)[0]
-        outs.append(engine.apply(message_offset, batch, wall_now=0.0))
+        outs.append(engine.apply(message_offset, batch))
         message_offset += 1
         items, pending_events = [], 0
 

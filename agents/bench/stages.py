@@ -27,9 +27,9 @@ def stage_costs(events: list[bytes]) -> dict[str, float]:
     encoded = [encode_batch(b) for b in group_points("bench", 0, items, 4).values()]
     t3 = time.perf_counter()
     batches = [decode_batch(raw) for raw in encoded]
-    engine = PartitionEngine({}, EngineConfig(), 0.0)
+    engine = PartitionEngine({}, EngineConfig())
     for offset, batch in enumerate(batches):
-        engine.apply(offset, batch, 0.0)
+        engine.apply(offset, batch)
     engine.close_all()
     t4 = time.perf_counter()
     return {

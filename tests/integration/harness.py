@@ -27,7 +27,6 @@ def isolated_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         HUB_TOPIC_PREFIX=f"it-{run}-",
         HUB_APP_ID=f"hub-it-{run}",
         HUB_DATA_DIR=str(tmp_path / "worker"),
-        HUB_IDLE_TIMEOUT_S="10",
         HUB_ALLOWED_LATENESS_S="1",
         HUB_LOG_LEVEL="warning",
     )

@@ -12,6 +12,7 @@ import math
 import signal
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
@@ -71,7 +72,12 @@ def _collect_all(bootstrap: str, prefix: str, truth: dict, timeout: float) -> di
     return found
 
 
-def _assert_exact(found: dict, truth: dict) -> None:
+def _late_points(bootstrap: str, prefix: str) -> int:
+    """Points the workers reported late: for the failure message of a count mismatch."""
+    return len(run(collect(bootstrap, prefix + "hub.late-events", lambda r: False, 3)))
+
+
+def _assert_exact(found: dict, truth: dict, late_points: Callable[[], int]) -> None:
     missing = sorted(set(truth) - set(found))
     assert not missing, f"{len(missing)} windows never published, e.g. {missing[:3]}"
     wrong_counts = sorted(
@@ -79,7 +85,9 @@ def _assert_exact(found: dict, truth: dict) -> None:
         for key, values in truth.items()
         if any(copy["count"] != values.size for copy in found[key])
     )
-    assert not wrong_counts, f"(window, published counts, true count): {wrong_counts}"
+    assert not wrong_counts, (
+        f"(window, published counts, true count): {wrong_counts}; late points: {late_points()}"
+    )
     for key, values in truth.items():
         copies = found[key]
         first = copies[0]
@@ -120,7 +128,7 @@ def test_kill_minus_nine_mid_stream_loses_and_doubles_nothing(
         assert second.alive(), second.log_tail()
     finally:
         second.stop()
-    _assert_exact(found, truth)
+    _assert_exact(found, truth, lambda: _late_points(kafka_bootstrap, prefix))
 
 
 @pytest.mark.integration
@@ -143,7 +151,7 @@ def test_two_workers_split_partitions_and_agree_with_ground_truth(
     finally:
         one.stop()
         two.stop()
-    _assert_exact(found, truth)
+    _assert_exact(found, truth, lambda: _late_points(kafka_bootstrap, prefix))
     # Both workers owned (and restored state for) some of the points partitions.
     for worker in (one, two):
         assert "restored watermark" in worker.log_tail(2000), worker.log_tail()

@@ -51,7 +51,7 @@ is open (in the store) while later data arrives."""
 DURATION = 3 * 3_600
 SOURCE = "hub.events.test"
 LATENESS = 30.0
-CONFIG = EngineConfig(allowed_lateness_s=LATENESS, grace_s=0.0, idle_timeout_s=10.0)
+CONFIG = EngineConfig(allowed_lateness_s=LATENESS, grace_s=0.0)
 
 Key = tuple[int, int, str, str]  # (window size, window start, series id, field)
 Measures = dict[str, float]
@@ -245,12 +245,12 @@ def test_every_window_matches_numpy(jitter_s: float, start: int, stored_sizes: s
     messages = chunk_messages(items, random.Random(5))
     truth = ground_truth(items)
     store: dict[str, bytes] = {}
-    engine = PartitionEngine(store, CONFIG, wall_now=0.0)
+    engine = PartitionEngine(store, CONFIG)
     outs: list[StepOutput] = []
     sizes_seen_in_store: set[int] = set()
     max_open = 0
     for offset, batch in enumerate(messages):
-        out = engine.apply(offset, batch, wall_now=0.0)
+        out = engine.apply(offset, batch)
         assert not out.late, "jitter within the allowed lateness is never late"
         assert out.duplicate_events == 0
         outs.append(out)
@@ -291,8 +291,8 @@ def test_two_day_windows_and_thirty_day_windows_roll_up_across_boundary() -> Non
     """The data spans a 30-day boundary: two 30d, two 1d, one 1w window per series field."""
     items = make_items(seed=3, jitter_s=5.0, start=BOUNDARY - 5_400)[::3]
     truth = ground_truth(items)
-    engine = PartitionEngine({}, CONFIG, wall_now=0.0)
-    outs = [engine.apply(i, b, 0.0) for i, b in enumerate(chunk_messages(items, random.Random(1)))]
+    engine = PartitionEngine({}, CONFIG)
+    outs = [engine.apply(i, b) for i, b in enumerate(chunk_messages(items, random.Random(1)))]
     outs.append(engine.close_all())
     starts: dict[int, set[int]] = defaultdict(set)
     for (size, start, _, _), _measures in published(outs):
@@ -324,13 +324,13 @@ def strict_config(**kw: float) -> EngineConfig:
 
 
 def test_late_value_is_reported_not_counted() -> None:
-    engine = PartitionEngine({}, strict_config(), wall_now=0.0)
-    engine.apply(0, msg(0, [(T0 + 5, 1.0), (T0 + 6, 2.0), (T0 + 7, 3.0)]), 0.0)
-    out = engine.apply(1, msg(3, [(T0 + 130, 10.0)]), 0.0)  # watermark T0+128: minute 0 closes
+    engine = PartitionEngine({}, strict_config())
+    engine.apply(0, msg(0, [(T0 + 5, 1.0), (T0 + 6, 2.0), (T0 + 7, 3.0)]))
+    out = engine.apply(1, msg(3, [(T0 + 130, 10.0)]))  # watermark T0+128: minute 0 closes
     (first,) = [r for r in out.results if r.start == T0]
     assert first.sketch.count == 3
 
-    late = engine.apply(2, msg(4, [(T0 + 10, 100.0)]), 0.0)  # new source offset 4, window closed
+    late = engine.apply(2, msg(4, [(T0 + 10, 100.0)]))  # new source offset 4, window closed
     assert [(v.source_offset, v.timestamp, v.fields) for v in late.late] == [
         (4, T0 + 10, {"v": 100.0})
     ]
@@ -347,21 +347,21 @@ def test_late_value_is_reported_not_counted() -> None:
 
 
 def test_redelivered_value_is_a_duplicate_not_late() -> None:
-    engine = PartitionEngine({}, strict_config(), wall_now=0.0)
+    engine = PartitionEngine({}, strict_config())
     original = [(T0 + 5, 1.0), (T0 + 6, 2.0), (T0 + 7, 3.0)]
-    engine.apply(0, msg(0, original), 0.0)
+    engine.apply(0, msg(0, original))
     # redelivered while the window is open: recognised by its source offsets
-    again = engine.apply(1, msg(1, original[1:]), 0.0)
+    again = engine.apply(1, msg(1, original[1:]))
     assert again.duplicate_events == 2 and again.applied_events == 0 and not again.late
     assert again.ackable == [1]
-    engine.apply(2, msg(3, [(T0 + 130, 10.0)]), 0.0)  # closes minute 0
+    engine.apply(2, msg(3, [(T0 + 130, 10.0)]))  # closes minute 0
     # redelivered after the window closed: a duplicate, not late
-    closed = engine.apply(3, msg(0, original[:2]), 0.0)
+    closed = engine.apply(3, msg(0, original[:2]))
     assert closed.duplicate_events == 2 and not closed.late and closed.applied_events == 0
     # a mix: one re-sent (offset 2), one new value for an open window (offset 4)
     mixed_items = [(2, Point("lat", T0 + 7, TAGS, {"v": 3.0}))]
     mixed_items.append((4, Point("lat", T0 + 131, TAGS, {"v": 20.0})))
-    mixed = engine.apply(4, batch_of(mixed_items), 0.0)
+    mixed = engine.apply(4, batch_of(mixed_items))
     assert mixed.duplicate_events == 1 and mixed.applied_events == 1 and not mixed.late
     final = engine.close_all()
     by_key = {(r.size_s, r.start): r.sketch for r in final.results}
@@ -372,14 +372,14 @@ def test_redelivered_value_is_a_duplicate_not_late() -> None:
 
 def test_message_twice_in_one_batch_counts_once() -> None:
     """A rebalance can hand ingest the same message twice inside one take() batch."""
-    engine = PartitionEngine({}, strict_config(), wall_now=0.0)
+    engine = PartitionEngine({}, strict_config())
     values = [(T0 + 5, 1.0), (T0 + 6, 2.0), (T0 + 7, 4.0)]
     items = [(i, Point("lat", ts, TAGS, {"v": v})) for i, (ts, v) in enumerate(values)]
-    out = engine.apply(0, batch_of(items + items[1:]), 0.0)
+    out = engine.apply(0, batch_of(items + items[1:]))
     assert out.applied_events == 3 and out.duplicate_events == 2
-    engine.apply(1, msg(3, [(T0 + 130, 10.0)]), 0.0)  # closes minute 0
+    engine.apply(1, msg(3, [(T0 + 130, 10.0)]))  # closes minute 0
     late_twice = [(9, Point("lat", T0 + 8, TAGS, {"v": 8.0}))] * 2
-    late = engine.apply(2, batch_of(late_twice), 0.0)
+    late = engine.apply(2, batch_of(late_twice))
     assert [v.source_offset for v in late.late] == [9] and late.duplicate_events == 1
     final = engine.close_all()
     by_key = {(r.size_s, r.start): r.sketch for r in final.results}
@@ -389,43 +389,55 @@ def test_message_twice_in_one_batch_counts_once() -> None:
 
 def test_redelivered_message_after_watermark_passed_is_duplicate_across_restart() -> None:
     store: dict[str, bytes] = {}
-    engine = PartitionEngine(store, strict_config(), wall_now=0.0)
+    engine = PartitionEngine(store, strict_config())
     for offset, batch in enumerate(
         [msg(0, [(T0 + 5, 1.0), (T0 + 6, 2.0)]), msg(2, [(T0 + 130, 3.0)])]
     ):
-        apply_writes(store, engine.apply(offset, batch, 0.0).writes)
-    restarted = PartitionEngine(store, strict_config(), wall_now=0.0)
+        apply_writes(store, engine.apply(offset, batch).writes)
+    restarted = PartitionEngine(store, strict_config())
     assert restarted.watermark == T0 + 128 and restarted.last_offset == 1
-    out = restarted.apply(0, msg(0, [(T0 + 5, 1.0), (T0 + 6, 2.0)]), 0.0)
+    out = restarted.apply(0, msg(0, [(T0 + 5, 1.0), (T0 + 6, 2.0)]))
     assert out.duplicate_events == 2 and not out.late and not out.results
 
 
 # ------------------------------------------------------------------------------ idle, acks
 
 
-def test_idle_tick_closes_windows_by_wall_clock() -> None:
-    engine = PartitionEngine({}, strict_config(idle_timeout_s=10.0), wall_now=T0)
-    out = engine.apply(0, msg(0, [(T0 + 10, 1.0), (T0 + 12, 2.0)]), wall_now=T0 + 13)
-    assert not out.results and out.ackable == []
-    busy = engine.tick(1, wall_now=T0 + 22)  # 9 s of silence: not idle yet
-    assert not busy.results and busy.ackable == [1]
-    idle = engine.tick(2, wall_now=T0 + 70)  # idle: watermark follows the clock (T0 + 68)
+def test_heartbeat_of_caught_up_sources_closes_windows() -> None:
+    other = "hub.other|0"
+    engine = PartitionEngine({}, strict_config(), sources=[f"{SOURCE}|0", other])
+    out = engine.apply(0, msg(0, [(T0 + 10, 1.0), (T0 + 12, 2.0)]))
+    assert not out.results and engine.watermark == -math.inf, "the other source holds it back"
+    partial = engine.heartbeat(1, {other: T0 + 500})
+    assert engine.watermark == T0 + 10, "now the data source is the slowest (T0+12 - 2 s)"
+    assert not partial.results and partial.ackable == [1]
+    caught_up = engine.heartbeat(2, {f"{SOURCE}|0": T0 + 70})  # watermark T0 + 68
     assert engine.watermark == T0 + 68
-    assert [(r.size_s, r.start, r.sketch.count) for r in idle.results] == [(60, T0, 2)]
-    assert idle.ackable == [0, 2]
-    later = engine.tick(3, wall_now=T0 + 400)
+    assert [(r.size_s, r.start, r.sketch.count) for r in caught_up.results] == [(60, T0, 2)]
+    assert caught_up.ackable == [0, 2]
+    stale = engine.heartbeat(3, {f"{SOURCE}|0": T0 + 20})
+    assert engine.watermark == T0 + 68 and not stale.results, "progress never goes back"
+    later = engine.heartbeat(4, {f"{SOURCE}|0": T0 + 400, other: T0 + 400})
     assert (300, T0) in {(r.size_s, r.start) for r in later.results}
 
 
+def test_without_heartbeats_a_silent_source_holds_the_watermark() -> None:
+    """No wall-clock idleness: a backlog is never closed because ingest is slow."""
+    engine = PartitionEngine({}, strict_config(), sources=[f"{SOURCE}|0", "hub.other|0"])
+    for offset in range(5):
+        out = engine.apply(offset, msg(offset, [(T0 + 60 * offset, 1.0)]))
+        assert not out.results and not out.late
+
+
 def test_message_acked_only_after_every_minute_it_fed_closed() -> None:
-    engine = PartitionEngine({}, strict_config(), wall_now=0.0)
-    out0 = engine.apply(0, msg(0, [(T0 + 10, 1.0), (T0 + 70, 2.0)]), 0.0)  # minutes 0 and 1
+    engine = PartitionEngine({}, strict_config())
+    out0 = engine.apply(0, msg(0, [(T0 + 10, 1.0), (T0 + 70, 2.0)]))  # minutes 0 and 1
     assert [r.start for r in out0.results] == [T0] and out0.ackable == []
-    out1 = engine.apply(1, msg(2, [(T0 + 100, 3.0)]), 0.0)  # minute 1
+    out1 = engine.apply(1, msg(2, [(T0 + 100, 3.0)]))  # minute 1
     assert out1.ackable == []
-    tick = engine.tick(2, wall_now=0.0)
-    assert tick.ackable == [2], "a tick is ackable at once"
-    out3 = engine.apply(3, msg(3, [(T0 + 125, 4.0)]), 0.0)  # watermark T0+123: minute 1 closes
+    beat = engine.heartbeat(2, {})
+    assert beat.ackable == [2], "a heartbeat is ackable at once"
+    out3 = engine.apply(3, msg(3, [(T0 + 125, 4.0)]))  # watermark T0+123: minute 1 closes
     assert [r.start for r in out3.results if r.size_s == 60] == [T0 + 60]
     assert out3.ackable == [0, 1]
     final = engine.close_all()
@@ -437,11 +449,11 @@ def test_message_acked_only_after_every_minute_it_fed_closed() -> None:
 
 @dataclass
 class Message:
-    batch: PointBatch | None  # None: a wall-clock tick
+    batch: PointBatch | None  # None: a heartbeat with no news
 
 
 def crash_messages(seed: int) -> tuple[list[Message], list[tuple[int, Point]]]:
-    """Messages with ingest re-sends (same source offsets again) and ticks mixed in."""
+    """Messages with ingest re-sends (same source offsets again) and heartbeats mixed in."""
     rng = random.Random(seed)
     items = make_items(seed, jitter_s=20.0)
     items = [(o, p) for o, p in items if p.timestamp < START + 2.5 * 3_600]  # keep it quick
@@ -494,14 +506,14 @@ def run_worker(
     for crash in crashes:
         pending[crash.at].append(crash)
     run = Run()
-    engine = PartitionEngine(store, CONFIG, wall_now=0.0)
+    engine = PartitionEngine(store, CONFIG)
     pos = 0
     while pos < len(messages):
         message = messages[pos]
         if message.batch is None:
-            out = engine.tick(pos, wall_now=0.0)
+            out = engine.heartbeat(pos, {})
         else:
-            out = engine.apply(pos, message.batch, wall_now=0.0)
+            out = engine.apply(pos, message.batch)
         keys = [k for k, _ in out.writes]
         cursor_at = keys.index(CURSOR_KEY)
         run.layout.setdefault(pos, (cursor_at, len(keys)))
@@ -527,7 +539,7 @@ def run_worker(
             run.crashes_between_cursor_and_deletes += 1
         apply_writes(store, out.writes[:k])
         # the process dies: the engine and everything in memory are gone
-        engine = PartitionEngine(store, CONFIG, wall_now=0.0)
+        engine = PartitionEngine(store, CONFIG)
         committed = min(set(range(len(messages) + 1)) - acked)
         run.crashes += 1
         run.replayed += pos + 1 - committed
@@ -603,16 +615,16 @@ def test_crash_between_cursor_and_rollup_deletion_republishes_the_same_result() 
         msg(3, [(T0 + 310, 1.0)]),  # closes minute 4 and the 5-minute window
     ]
     store: dict[str, bytes] = {}
-    engine = PartitionEngine(store, config, wall_now=0.0)
+    engine = PartitionEngine(store, config)
     for offset, batch in enumerate(inputs[:2]):
-        apply_writes(store, engine.apply(offset, batch, 0.0).writes)
-    out = engine.apply(2, inputs[2], 0.0)
+        apply_writes(store, engine.apply(offset, batch).writes)
+    out = engine.apply(2, inputs[2])
     (first,) = [r.sketch.count for r in out.results if r.size_s == 300]
     assert first == 3
     keys = [k for k, _ in out.writes]
     apply_writes(store, out.writes[: keys.index(CURSOR_KEY) + 1])  # crash before the delete
-    restarted = PartitionEngine(store, config, wall_now=0.0)
-    replay = [restarted.apply(offset, inputs[offset], 0.0) for offset in (1, 2)]  # unacked
+    restarted = PartitionEngine(store, config)
+    replay = [restarted.apply(offset, inputs[offset]) for offset in (1, 2)]  # unacked
     again = [r.sketch.count for o in replay for r in o.results if r.size_s == 300]
     assert again == [3]
 
@@ -628,10 +640,10 @@ def test_rollup_keys_survive_a_restart_whatever_the_names_hold() -> None:
         return batch_of([(offset, point)])
 
     store: dict[str, bytes] = {}
-    engine = PartitionEngine(store, config, wall_now=0.0)
+    engine = PartitionEngine(store, config)
     for offset, ts in enumerate([T0 + 10, T0 + 70]):  # minute 0 closes into the 5m roll-up
-        apply_writes(store, engine.apply(offset, message(offset, ts), 0.0).writes)
-    restarted = PartitionEngine(store, config, wall_now=0.0)
+        apply_writes(store, engine.apply(offset, message(offset, ts)).writes)
+    restarted = PartitionEngine(store, config)
     final = restarted.close_all()
     five = [(r.series_id, r.field, r.sketch.count) for r in final.results if r.size_s == 300]
     assert five == [(series_id_of("llm_model_performance", tags), name, 1)]
