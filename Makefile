@@ -52,7 +52,7 @@ test: setup infra-up lint
 
 test-known-failures: setup infra-up
 	$(HUB) topics apply
-	$(VENV)/bin/pytest -q -ra -m known_failure
+	$(VENV)/bin/pytest -q -ra -m known_failure || [ $$? -eq 5 ]  # 5: none marked now
 
 clean:
 	rm -rf .run .logs artifacts

@@ -28,6 +28,13 @@ app = faust.App(
     producer_max_request_size=settings.max_message_bytes + 65536,
     broker_commit_every=1000,
     broker_commit_interval=1.0,
+    # The agents hold messages unacked on purpose (open windows, partial batches);
+    # waiting for them on a rebalance would stall it until the broker gives up.
+    # A new owner replays them from the committed offset instead.
+    stream_wait_empty=False,
+    # A worker that died is noticed after this many seconds, not faust's 60.
+    broker_session_timeout=15.0,
+    broker_heartbeat_interval=3.0,
     autodiscover=False,
 )
 

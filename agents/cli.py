@@ -127,6 +127,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
+    if args.processes > 1:
+        from agents.processes import run_processes
+        from agents.settings import load_settings
+
+        return run_processes(args.processes, args.loglevel, load_settings().data_dir)
     from agents.app import app
 
     level = {"warning": "warn", "critical": "crit"}.get(args.loglevel, args.loglevel)
@@ -189,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run the stream-processing worker (Faust)")
     worker.add_argument("--loglevel", default=os.environ.get("HUB_LOG_LEVEL", "info"))
+    worker.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="worker processes sharing the partitions (one per core uses the machine)",
+    )
     worker.set_defaults(func=_cmd_worker)
     return parser
 

@@ -7,9 +7,11 @@ wall-clock time it was caught up, to every ``hub.points`` partition (watermarks)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
+from typing import Any
 
 from agents.app import app, catalogue, settings
 from agents.counters import COUNTERS
@@ -49,46 +51,88 @@ dead_letter_topic = app.topic(
 )
 
 
+BATCH_EVENTS = 2000
+"""Messages per ``hub.points`` flush: fewer, larger internal messages."""
+BATCH_WAIT_S = 0.2
+"""A partial batch waits at most this long (the timer below flushes it)."""
+
+_batch: list[Any] = []
+_batch_since = 0.0
+_flush_lock = asyncio.Lock()
+
+
 @app.agent(input_topic)
 async def ingest(stream):  # type: ignore[no-untyped-def]
-    async for events in stream.take_events(2000, within=0.2):
-        now = time.time()
-        by_source: dict[tuple[str, int], list[tuple[int, Point]]] = defaultdict(list)
-        seen: set[tuple[str, int, int]] = set()
-        for event in events:
-            message = event.message
-            if not await admit(message.tp, message.offset):
-                continue  # a repeat, or past a gap faust left: read again after seeking back
-            seen.add((message.topic, message.partition, message.offset))
-            decoded = decode_message(message.value or b"", now, LIMITS)
-            COUNTERS.consumed += decoded.consumed
-            COUNTERS.processed += len(decoded.events)
-            COUNTERS.dead_lettered += len(decoded.rejections)
-            if decoded.rejections:
-                await send_rejections(
-                    dead_letter_topic,
-                    decoded.rejections,
-                    message.key,
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                )
-            items = by_source[(message.topic, message.partition)]
-            for index, valid in enumerate(decoded.events):
-                # A batch message holds many events: give each its own sub-offset.
-                offset = message.offset * 65536 + index
-                items.extend((offset, GUARD.apply(p)) for p in points_from_event(valid))
-        pending = []
-        for (topic, partition), items in by_source.items():
-            COUNTERS.points += len(items)
-            routed = group_points(topic, partition, items, POINTS_SPEC.partitions)
-            for dest, batch in routed.items():
-                pending.append(await points_topic.send(value=encode_batch(batch), partition=dest))
-        # At-least-once: input offsets are acked only after the points are on the broker.
-        for future in pending:
-            await future
-        for topic, partition, offset in seen:
-            HANDLED.handled(f"{topic}|{partition}", offset)
+    """Admit messages in offset order into a batch; ack them only once their points are
+    on the broker. (faust's ``take_events`` acks every message it buffered, including
+    one we must not count yet, so batching is done here.)"""
+    global _batch_since
+    async for event in stream.noack().events():
+        message = event.message
+        if not _owned(message.tp) or not await admit(message.tp, message.offset):
+            continue  # never acked: delivered again after a seek, or by the new owner
+        if not _batch:
+            _batch_since = time.monotonic()
+        _batch.append(event)
+        if len(_batch) >= BATCH_EVENTS:
+            await _flush()
+
+
+@app.timer(interval=BATCH_WAIT_S / 2)
+async def flush_partial_batch() -> None:
+    if _batch and time.monotonic() - _batch_since >= BATCH_WAIT_S:
+        await _flush()
+
+
+def _owned(tp: Any) -> bool:
+    return tp in app.consumer.assignment()
+
+
+async def _flush() -> None:
+    async with _flush_lock:
+        events = _batch[:]
+        _batch.clear()
+        if events:
+            await _forward(events)
+
+
+async def _forward(events: list[Any]) -> None:
+    """Validate, dead-letter, normalise and route one batch; then ack it, in order."""
+    now = time.time()
+    by_source: dict[tuple[str, int], list[tuple[int, Point]]] = defaultdict(list)
+    for event in events:
+        message = event.message
+        decoded = decode_message(message.value or b"", now, LIMITS)
+        COUNTERS.consumed += decoded.consumed
+        COUNTERS.processed += len(decoded.events)
+        COUNTERS.dead_lettered += len(decoded.rejections)
+        if decoded.rejections:
+            await send_rejections(
+                dead_letter_topic,
+                decoded.rejections,
+                message.key,
+                message.topic,
+                message.partition,
+                message.offset,
+            )
+        items = by_source[(message.topic, message.partition)]
+        for index, valid in enumerate(decoded.events):
+            # A batch message holds many events: give each its own sub-offset.
+            offset = message.offset * 65536 + index
+            items.extend((offset, GUARD.apply(p)) for p in points_from_event(valid))
+    pending = []
+    for (topic, partition), items in by_source.items():
+        COUNTERS.points += len(items)
+        routed = group_points(topic, partition, items, POINTS_SPEC.partitions)
+        for dest, batch in routed.items():
+            pending.append(await points_topic.send(value=encode_batch(batch), partition=dest))
+    # At-least-once: input offsets are acked only after the points are on the broker.
+    for future in pending:
+        await future
+    for event in events:
+        message = event.message
+        HANDLED.handled(f"{message.topic}|{message.partition}", message.offset)
+        event.ack()
 
 
 @app.timer(interval=settings.heartbeat_interval_s)

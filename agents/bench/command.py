@@ -69,6 +69,14 @@ def run_bench(
     batched, _ = hub_bench.run_hub_worker(bootstrap, raw, ts, values, models, batch=batch)
     print(f"bench: {batched.events_per_s:.0f} events/s", flush=True)
     results["hub_batched"] = batched
+    cores = __import__("os").cpu_count() or 1
+    if cores > 1:
+        print(f"bench: hub worker, {batch} events per message, {cores} processes ...", flush=True)
+        multi, _ = hub_bench.run_hub_worker(
+            bootstrap, raw, ts, values, models, batch=batch, processes=cores
+        )
+        print(f"bench: {multi.events_per_s:.0f} events/s", flush=True)
+        results["hub_batched_multi"] = multi
     if live_seconds > 0:
         print(
             f"bench: live traffic for {live_seconds:.0f} s to time window closing ...", flush=True
@@ -101,6 +109,9 @@ def format_report(results: dict[str, Any]) -> str:
     ]
     rows = [*peers, {"name": single.mode, "events_per_s": single.events_per_s}]
     rows.append({"name": batched.mode, "events_per_s": batched.events_per_s})
+    multi = results.get("hub_batched_multi")
+    if multi is not None:
+        rows.append({"name": multi.mode, "events_per_s": multi.events_per_s})
     for row in rows:
         lines.append(
             f"{row['name']:52} {row['events_per_s']:>10.0f} "
@@ -111,7 +122,7 @@ def format_report(results: dict[str, Any]) -> str:
         lines.append(
             f"hub ÷ Quix Streams (one event per message): {single.events_per_s / quix:.2f}"
         )
-    for run in (single, batched):
+    for run in (single, batched, *([multi] if multi is not None else [])):
         lines.append(
             f"{run.mode}: p50/p95/p99 worst relative error vs numpy "
             f"{run.p50_err:.4%} / {run.p95_err:.4%} / {run.p99_err:.4%}; counts exact "

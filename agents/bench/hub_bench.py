@@ -122,6 +122,20 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(10)
 
 
+def _process_tree(pid: int) -> list[int]:
+    """The process and its children (``hub worker --processes N`` forks N workers)."""
+    pids = [pid]
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("PPid:") and int(line.split()[1]) == pid:
+                pids.append(int(status.parent.name))
+    return pids
+
+
 def _peak_rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -192,8 +206,9 @@ def run_hub_worker(
     batch: int,
     timeout: float = 600.0,
     keep: bool = False,
+    processes: int = 1,
 ) -> tuple[HubRun, str]:
-    """Produce, then time one `hub worker` process over the backlog.
+    """Produce, then time `hub worker` (``processes`` processes of one group) over the backlog.
 
     Returns the run and its input topic; with ``keep`` that topic stays for the peers.
     """
@@ -203,18 +218,21 @@ def run_hub_worker(
     log_path = ARTIFACTS / f"bench-worker-{run_id}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "agents.cli", "worker", "--loglevel", "info"],
+            [
+                *(sys.executable, "-m", "agents.cli", "worker", "--loglevel", "info"),
+                *("--processes", str(processes)),
+            ],
             env=env,
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         try:
-            ready = _wait_ready(log_path, proc, 120)
+            ready = _wait_ready(log_path, proc, 120, processes)
             docs, done_at = asyncio.run(
                 _await_metrics(bootstrap, prefix + "hub.metrics.1m", len(events), timeout)
             )
-            rss = _peak_rss_mb(proc.pid)
+            rss = sum(_peak_rss_mb(pid) for pid in _process_tree(proc.pid))
         finally:
             _stop(proc)
     if not keep:
@@ -224,7 +242,10 @@ def run_hub_worker(
     seconds = max(done_at - ready, 1e-9)
     errors, counts_exact, sums_exact = _accuracy(docs, ts, values, models)
     run = HubRun(
-        mode=f"hub worker, {'1 event' if batch == 1 else f'{batch} events'} per message",
+        mode=(
+            f"hub worker, {'1 event' if batch == 1 else f'{batch} events'} per message"
+            + (f", {processes} processes" if processes > 1 else "")
+        ),
         events=len(events),
         messages=messages,
         seconds=seconds,
@@ -240,12 +261,14 @@ def run_hub_worker(
     return run, prefix + "llm-observatory.events"
 
 
-def _wait_ready(log_path: Path, proc: subprocess.Popen[bytes], timeout: float) -> float:
+def _wait_ready(
+    log_path: Path, proc: subprocess.Popen[bytes], timeout: float, processes: int = 1
+) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"worker exited; see {log_path}")
-        if b"Worker]: Ready" in log_path.read_bytes():
+        if log_path.read_bytes().count(b"Worker]: Ready") >= processes:
             return time.monotonic()
         time.sleep(0.05)
     raise TimeoutError(f"worker not ready after {timeout:.0f} s; see {log_path}")

@@ -132,7 +132,6 @@ def test_kill_minus_nine_mid_stream_loses_and_doubles_nothing(
 
 
 @pytest.mark.integration
-@pytest.mark.known_failure
 def test_two_workers_split_partitions_and_agree_with_ground_truth(
     kafka_bootstrap: str, hub_env: dict[str, str], tmp_path
 ) -> None:

@@ -82,7 +82,7 @@ def test_events_become_exact_one_minute_latency_metrics(
     bad_msgs = [(cost, raw) for raw in bad.values()]
     produced_events = len(latency_events) + len(variants) + len(bad) + 1  # +1 bad batch element
 
-    # Produce everything before the worker starts, so no delivery gap can look like idleness.
+    # A backlog: the worker must hold every window until ingest has read it to the end.
     run(produce_raw(kafka_bootstrap, singles + batched + variant_msgs + bad_msgs))
     worker = Worker(env, "skeleton")
     try:
