@@ -24,6 +24,11 @@ def _summary(value: bytes | None) -> str:
         doc = json.loads(value or b"")
         v, tags = doc["values"], doc["tags"]
         series = " ".join(f"{k}={tags[k]}" for k in ("model_id", "region") if k in tags)
+        if "rate" in v:  # a counter
+            return (
+                f"{doc['window_start']} {doc['name']} {series} value={v['value']} "
+                f"rate={v['rate']:.3f}/s"
+            )
         return (
             f"{doc['window_start']} {doc['name']} {series} count={v['count']} "
             f"avg={v['avg']:.1f} p50={v['p50']:.1f} p95={v['p95']:.1f} p99={v['p99']:.1f}"

@@ -1,11 +1,22 @@
-"""Closed windows to the wire format's AggregatedMetric (stats shape), and window names."""
+"""Closed windows to the wire format's AggregatedMetric, and window names.
+
+Counter fields (:data:`pipeline.normalize.COUNTER_FIELDS`) take the counter shape
+(total and per-second rate over the window); every other field the statistics shape.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from pipeline.engine import WindowResult
-from pipeline.models.metrics import AggregatedMetric, StatisticalMeasures, TimeWindow
+from pipeline.models.metrics import (
+    AggregatedMetric,
+    CounterValues,
+    MetricValues,
+    StatisticalMeasures,
+    TimeWindow,
+)
+from pipeline.normalize import COUNTER_FIELDS
 
 WINDOW_BY_SECONDS = {w.seconds: w for w in TimeWindow}
 LABEL_ALIASES = {"30d": "1M", "1mo": "1M"}
@@ -27,6 +38,13 @@ def result_metric(result: WindowResult) -> AggregatedMetric:
         window=WINDOW_BY_SECONDS[result.size_s],
         window_start=datetime.fromtimestamp(result.start, UTC),
         window_end=datetime.fromtimestamp(result.end, UTC),
-        values=StatisticalMeasures(**result.sketch.measures()),
+        values=result_values(result),
         tags=dict(result.tags),
     )
+
+
+def result_values(result: WindowResult) -> MetricValues:
+    if (result.measurement, result.field) in COUNTER_FIELDS:
+        total = result.sketch.total
+        return CounterValues(value=round(total), rate=total / result.size_s)
+    return StatisticalMeasures(**result.sketch.measures())

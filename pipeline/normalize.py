@@ -282,3 +282,22 @@ def points_from_event(event: AnalyticsEvent) -> list[Point]:
 
 
 MAPPED_VARIANTS = tuple(_MAPPERS)
+
+COUNTER_FIELDS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("hub_events", "count"),
+        ("security_threats", "count"),
+        ("security_vulnerabilities", "count"),
+        ("security_compliance_violations", "count"),
+        ("security_auth", "attempts"),
+        ("security_auth", "failures"),
+        ("security_privacy", "operations"),
+        ("security_privacy", "without_consent"),
+        ("cost_api", "request_count"),
+        ("governance_policy_violations", "count"),
+        ("governance_audit", "count"),
+        ("governance_lineage", "count"),
+    }
+)
+"""Fields that count occurrences (each point adds a whole number). Their windows are
+published in the wire format's counter shape: the total and its per-second rate."""

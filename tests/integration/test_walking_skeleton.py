@@ -160,7 +160,7 @@ def _decoded(records: list) -> list[dict]:
 
 def _event_count(records: list) -> int:
     return sum(
-        int(m["values"]["sum"]) for m in _decoded(records) if m["name"] == "hub_events.count"
+        int(m["values"]["value"]) for m in _decoded(records) if m["name"] == "hub_events.count"
     )
 
 

@@ -177,7 +177,7 @@ def test_counts_invalid_lines_and_every_event(
     assert array_refusal.index == 1
     # every valid event adds one hub_events point
     events_total = sum(
-        m.values.count
+        m.values.value
         for m in full.metrics
         if m.name == "hub_events.count" and m.window.seconds == 60
     )
