@@ -23,12 +23,15 @@ from agents.ingest import POINTS_SPEC, points_topic
 from agents.ordering import admit
 from pipeline.aggregates import parse_windows, result_metric
 from pipeline.engine import EngineConfig, PartitionEngine, StepOutput
+from pipeline.normalize import GAUGE_FIELDS
 from pipeline.point_batches import Heartbeat, decode_points_message
 
 log = logging.getLogger(__name__)
 
 CONFIG = EngineConfig(
-    allowed_lateness_s=settings.allowed_lateness_s, grace_s=settings.window_grace_s
+    allowed_lateness_s=settings.allowed_lateness_s,
+    grace_s=settings.window_grace_s,
+    gauge_fields=GAUGE_FIELDS,
 )
 PUBLISHED = {w.seconds for w in parse_windows(settings.windows)}
 metric_topics = {

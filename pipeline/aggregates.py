@@ -1,7 +1,9 @@
 """Closed windows to the wire format's AggregatedMetric, and window names.
 
 Counter fields (:data:`pipeline.normalize.COUNTER_FIELDS`) take the counter shape
-(total and per-second rate over the window); every other field the statistics shape.
+(total and per-second rate over the window), gauge fields
+(:data:`pipeline.normalize.GAUGE_FIELDS`) the gauge shape (latest value and change
+from the previous window); every other field the statistics shape.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from pipeline.engine import WindowResult
 from pipeline.models.metrics import (
     AggregatedMetric,
     CounterValues,
+    GaugeValues,
     MetricValues,
     StatisticalMeasures,
     TimeWindow,
 )
-from pipeline.normalize import COUNTER_FIELDS
+from pipeline.normalize import COUNTER_FIELDS, GAUGE_FIELDS
 
 WINDOW_BY_SECONDS = {w.seconds: w for w in TimeWindow}
 LABEL_ALIASES = {"30d": "1M", "1mo": "1M"}
@@ -47,4 +50,8 @@ def result_values(result: WindowResult) -> MetricValues:
     if (result.measurement, result.field) in COUNTER_FIELDS:
         total = result.sketch.total
         return CounterValues(value=round(total), rate=total / result.size_s)
+    if (result.measurement, result.field) in GAUGE_FIELDS:
+        value = result.sketch.last_value
+        previous = result.previous_last
+        return GaugeValues(value=value, delta=None if previous is None else value - previous)
     return StatisticalMeasures(**result.sketch.measures())

@@ -53,12 +53,18 @@ PARENTS: dict[int, tuple[int, ...]] = {
 }
 CURSOR_KEY = "cursor"
 ROLLUP_PREFIX = "r|"
+GAUGE_PREFIX = "g|"
+GAUGE_HISTORY = 2
+"""Closed windows remembered per gauge series: the previous one gives ``delta``, and
+keeping one more lets a window republished after a crash find the same previous."""
 
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     allowed_lateness_s: float = 2.0
     grace_s: float = 0.0
+    gauge_fields: frozenset[tuple[str, str]] = frozenset()
+    """(measurement, field) pairs published as gauges: they need the previous window's value."""
 
 
 @dataclass(slots=True)
@@ -72,6 +78,8 @@ class WindowResult:
     field: str
     tags: tuple[tuple[str, str], ...]
     sketch: QuantileSketch
+    previous_last: float | None = None
+    """Gauges: the latest value of the window just before this one, when it had data."""
 
     @property
     def end(self) -> int:
@@ -129,6 +137,17 @@ def _rollup_key(size: int, start: int, series_id: str, field_name: str) -> str:
     return f"{ROLLUP_PREFIX}{size}|{start}|{len(field_name)}:{field_name}{series_id}"
 
 
+def _gauge_key(size: int, series_id: str, field_name: str) -> str:
+    return f"{GAUGE_PREFIX}{size}|{len(field_name)}:{field_name}{series_id}"
+
+
+def _parse_gauge_key(key: str) -> tuple[int, str, str]:
+    _, size, rest = key.split("|", 2)
+    length, _, tail = rest.partition(":")
+    n = int(length)
+    return int(size), tail[n:], tail[:n]
+
+
 def _parse_rollup_key(key: str) -> tuple[int, int, str, str]:
     _, size, start, rest = key.split("|", 3)
     length, _, tail = rest.partition(":")
@@ -165,6 +184,8 @@ class PartitionEngine:
         self._unacked: dict[int, list[int]] = {}
         # (size, start) -> (series_id, field) -> roll-up entry
         self._rollups: dict[tuple[int, int], dict[tuple[str, str], _Rollup]] = {}
+        # (size, series_id, field) -> {window start: latest value}, newest GAUGE_HISTORY
+        self._gauge_last: dict[tuple[int, str, str], dict[int, float]] = {}
         self._restore(store)
         for source in sources:
             self.source_time.setdefault(source, -math.inf)
@@ -180,7 +201,11 @@ class PartitionEngine:
             self.last_offset = cursor["offset"]
             self.source_time = dict(cursor.get("src", {}))
         for key in list(store.keys()):
-            if key.startswith(ROLLUP_PREFIX):
+            if key.startswith(GAUGE_PREFIX):
+                self._gauge_last[_parse_gauge_key(key)] = {
+                    int(start): value for start, value in orjson.loads(store[key])
+                }
+            elif key.startswith(ROLLUP_PREFIX):
                 size, start, sid, name = _parse_rollup_key(key)
                 entry = _Rollup.from_bytes(store[key])
                 self._rollups.setdefault((size, start), {})[(sid, name)] = entry
@@ -245,9 +270,11 @@ class PartitionEngine:
                     continue
                 n_new = int(keep.sum())
                 out.applied_events += n_new
+                kept_ts = ts[keep]
                 for name, column in columns.items():
                     values = column[keep]
-                    values = values[~np.isnan(values)]
+                    present = ~np.isnan(values)
+                    values = values[present]
                     if values.size == 0:
                         continue
                     slots = self._open.setdefault(start, {})
@@ -255,6 +282,7 @@ class PartitionEngine:
                     if sketch is None:
                         sketch = slots[(sid, name)] = QuantileSketch()
                     sketch.add_many(values)
+                    sketch.observe_latest(kept_ts[present], values)
                 latest_end = max(latest_end, start + BASE_WINDOW_S)
                 highest_ts = max(highest_ts, float(ts[keep].max()))
         self.applied[source] = highest_offset
@@ -391,6 +419,7 @@ class PartitionEngine:
             out.writes.append(
                 (_rollup_key(*key), self._rollups[(size, start)][(sid, name)].to_bytes())
             )
+        out.writes.extend(self._gauge_history(out.results))
         out.writes.extend(finals)
         out.writes.append((CURSOR_KEY, self._cursor_bytes()))
         out.writes.extend((key, None) for key in deletions)
@@ -398,6 +427,26 @@ class PartitionEngine:
         for end in [e for e in self._unacked if e < 0 or self._closed(e - BASE_WINDOW_S)]:
             done.extend(self._unacked.pop(end))
         out.ackable = sorted(done)
+
+    def _gauge_history(self, results: list[WindowResult]) -> list[tuple[str, bytes]]:
+        """Give gauge results their previous window's value; remember theirs (durably)."""
+        gauges = self.config.gauge_fields
+        if not gauges:
+            return []
+        writes: dict[str, bytes] = {}
+        for result in results:
+            if (result.measurement, result.field) not in gauges:
+                continue
+            key = (result.size_s, result.series_id, result.field)
+            history = self._gauge_last.setdefault(key, {})
+            result.previous_last = history.get(result.start - result.size_s)
+            if math.isnan(result.sketch.last_value):
+                continue  # a sketch stored before gauges existed: nothing to remember
+            history[result.start] = result.sketch.last_value
+            for old in sorted(history)[:-GAUGE_HISTORY]:
+                del history[old]
+            writes[_gauge_key(*key)] = orjson.dumps(sorted(history.items()))
+        return list(writes.items())
 
     def _merge_into_parents(
         self,

@@ -301,3 +301,17 @@ COUNTER_FIELDS: frozenset[tuple[str, str]] = frozenset(
 )
 """Fields that count occurrences (each point adds a whole number). Their windows are
 published in the wire format's counter shape: the total and its per-second rate."""
+
+GAUGE_FIELDS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("cost_budget", "current_spend_usd"),
+        ("cost_budget", "budget_limit_usd"),
+        ("cost_budget", "spend_percent"),
+        ("cost_resources", "utilization_percent"),
+        ("governance_compliance", "score"),
+        ("llm_throughput", "concurrent_requests"),
+    }
+)
+"""Fields that report a level at a moment. Their windows are published in the wire
+format's gauge shape: the latest value in the window (by event time) and its change
+from the previous window's latest value (``null`` when that window had none)."""

@@ -31,7 +31,7 @@ from pipeline.aggregates import result_metric
 from pipeline.engine import EngineConfig, PartitionEngine, StepOutput
 from pipeline.ingest import IngestLimits, Rejection, decode_message
 from pipeline.models.metrics import AggregatedMetric, TimeWindow
-from pipeline.normalize import Point, points_from_event
+from pipeline.normalize import GAUGE_FIELDS, Point, points_from_event
 from pipeline.point_batches import group_points
 
 REPLAY_LIMITS = IngestLimits(
@@ -40,7 +40,9 @@ REPLAY_LIMITS = IngestLimits(
 OFFLINE_LATENESS_S = 1e12
 """Seconds; more than the span of every representable timestamp (years 1 to 9999 are
 ~3.2e11 s apart), so the watermark stays before every window until ``close_all()``."""
-REPLAY_CONFIG = EngineConfig(allowed_lateness_s=OFFLINE_LATENESS_S, grace_s=0.0)
+REPLAY_CONFIG = EngineConfig(
+    allowed_lateness_s=OFFLINE_LATENESS_S, grace_s=0.0, gauge_fields=GAUGE_FIELDS
+)
 SOURCE_TOPIC = "replay"
 EVENTS_PER_LINE = 65_536
 """Source offsets are ``line_no * EVENTS_PER_LINE + index``; events beyond it are refused."""

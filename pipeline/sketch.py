@@ -22,8 +22,9 @@ EXACT_LIMIT = 512
 """Values kept exactly (8 bytes each) before switching to the digest: at most 4 KB."""
 
 _MAGIC = b"HSK"
-_VERSION = 2
-_HEADER = struct.Struct("<3sBQdddddd")  # magic, version, count, sum, comp, min, max, mean, m2
+_VERSION = 3
+_HEADER_V2 = struct.Struct("<3sBQdddddd")  # magic, version, count, sum, comp, min, max, mean, m2
+_HEADER = struct.Struct("<3sBQdddddddd")  # … then the latest value and its event time
 
 
 class SketchFormatError(ValueError):
@@ -33,7 +34,19 @@ class SketchFormatError(ValueError):
 class QuantileSketch:
     """Stats of one series-field-window; ``merge`` makes roll-ups exact for all but percentiles."""
 
-    __slots__ = ("_comp", "count", "digest", "exact", "m2", "max", "mean", "min", "sum")
+    __slots__ = (
+        "_comp",
+        "count",
+        "digest",
+        "exact",
+        "last_time",
+        "last_value",
+        "m2",
+        "max",
+        "mean",
+        "min",
+        "sum",
+    )
 
     def __init__(self) -> None:
         self.digest: TDigest | None = None
@@ -45,6 +58,21 @@ class QuantileSketch:
         self.max = -math.inf
         self.mean = 0.0
         self.m2 = 0.0  # sum of squared deviations from the mean (Chan/Welford)
+        # The value with the latest event time (gauges publish it); ties: the larger value,
+        # so the result does not depend on how values were batched or merged.
+        self.last_time = -math.inf
+        self.last_value = math.nan
+
+    def observe_last(self, time: float, value: float) -> None:
+        if time > self.last_time or (time == self.last_time and value > self.last_value):
+            self.last_time, self.last_value = time, value
+
+    def observe_latest(self, times: np.ndarray, values: np.ndarray) -> None:
+        """``observe_last`` for the latest of many (time, value) pairs."""
+        if times.size == 0:
+            return
+        latest = float(times.max())
+        self.observe_last(latest, float(values[times == latest].max()))
 
     def _add_sum(self, value: float) -> None:
         total = self.sum + value
@@ -94,6 +122,8 @@ class QuantileSketch:
         """Fold another sketch into this one (used for roll-ups and partial states)."""
         if other.count == 0:
             return
+        if not math.isnan(other.last_value):
+            self.observe_last(other.last_time, other.last_value)
         if other.exact is not None:
             self._digest_values(other.exact)
         else:
@@ -154,6 +184,8 @@ class QuantileSketch:
             self.max,
             self.mean,
             self.m2,
+            self.last_time,
+            self.last_value,
         )
         if self.exact is not None:
             return header + b"E" + self.exact.tobytes()
@@ -162,13 +194,22 @@ class QuantileSketch:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> QuantileSketch:
-        if len(data) < _HEADER.size or data[:3] != _MAGIC:
+        if len(data) < _HEADER_V2.size or data[:3] != _MAGIC:
             raise SketchFormatError("not a hub sketch (bad magic)")
-        _, version, count, total, comp, lo, hi, mean, m2 = _HEADER.unpack_from(data)
-        if version != _VERSION:
-            raise SketchFormatError(f"sketch version {version} is not readable (want {_VERSION})")
+        version = data[3]
         sketch = cls()
-        mode, body = data[_HEADER.size : _HEADER.size + 1], bytes(data[_HEADER.size + 1 :])
+        if version == _VERSION and len(data) >= _HEADER.size:
+            header = _HEADER
+            _, _, count, total, comp, lo, hi, mean, m2, last_time, last_value = header.unpack_from(
+                data
+            )
+            sketch.last_time, sketch.last_value = last_time, last_value
+        elif version == 2:  # written before gauges: no latest value
+            header = _HEADER_V2
+            _, _, count, total, comp, lo, hi, mean, m2 = header.unpack_from(data)
+        else:
+            raise SketchFormatError(f"sketch version {version} is not readable (want {_VERSION})")
+        mode, body = data[header.size : header.size + 1], bytes(data[header.size + 1 :])
         if mode == b"E":
             sketch.exact = np.frombuffer(body, dtype=np.float64).copy()
         elif mode == b"D":

@@ -1,6 +1,7 @@
 """QuantileSketch against numpy ground truth on the same data."""
 
 import math
+import struct
 
 import numpy as np
 import pytest
@@ -61,3 +62,33 @@ def test_bytes_are_small_and_versioned() -> None:
 def test_empty_sketch_has_no_measures() -> None:
     with pytest.raises(ValueError):
         QuantileSketch().measures()
+
+
+def test_latest_value_by_event_time_survives_merge_and_bytes() -> None:
+    """Gauges publish the value with the latest event time; ties take the larger value."""
+    rng = np.random.default_rng(3)
+    times = rng.uniform(0, 100, 2_000)
+    values = rng.normal(50, 10, 2_000)
+    parts = []
+    for chunk in np.array_split(np.arange(2_000), 7):
+        part = QuantileSketch()
+        part.add_many(values[chunk])
+        part.observe_latest(times[chunk], values[chunk])
+        parts.append(QuantileSketch.from_bytes(part.to_bytes()))
+    merged = QuantileSketch()
+    for part in parts:
+        merged.merge(part)
+    i = int(np.argmax(times))
+    assert (merged.last_time, merged.last_value) == (times[i], values[i])
+    tie = QuantileSketch()
+    tie.observe_latest(np.array([5.0, 5.0, 1.0]), np.array([2.0, 7.0, 9.0]))
+    assert tie.last_value == 7.0
+
+
+def test_version_2_bytes_still_read_without_a_latest_value() -> None:
+    sketch = QuantileSketch()
+    sketch.add_many([1.0, 2.0, 3.0])
+    v3 = sketch.to_bytes()
+    v2_header = struct.pack("<3sBQdddddd", b"HSK", 2, *struct.unpack_from("<Qdddddd", v3, 4))
+    old = QuantileSketch.from_bytes(v2_header + v3[struct.calcsize("<3sBQdddddddd") :])
+    assert old.count == 3 and old.total == 6.0 and math.isnan(old.last_value)
