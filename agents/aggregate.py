@@ -23,6 +23,7 @@ from agents.ingest import POINTS_SPEC, points_topic
 from agents.ordering import admit
 from pipeline.aggregates import parse_windows, result_metric
 from pipeline.engine import EngineConfig, PartitionEngine, StepOutput
+from pipeline.histograms import HISTOGRAM_BOUNDS, histogram_metric
 from pipeline.normalize import GAUGE_FIELDS
 from pipeline.point_batches import Heartbeat, decode_points_message
 
@@ -32,11 +33,18 @@ CONFIG = EngineConfig(
     allowed_lateness_s=settings.allowed_lateness_s,
     grace_s=settings.window_grace_s,
     gauge_fields=GAUGE_FIELDS,
+    histogram_bounds=HISTOGRAM_BOUNDS,
 )
 PUBLISHED = {w.seconds for w in parse_windows(settings.windows)}
 metric_topics = {
     window.seconds: app.topic(
         catalogue.metrics_topic(window.value).name, key_serializer="raw", value_serializer="raw"
+    )
+    for window in parse_windows("1m,5m,15m,1h,6h,1d,1w,30d")
+}
+histogram_topics = {
+    window.seconds: app.topic(
+        catalogue.histograms_topic(window.value).name, key_serializer="raw", value_serializer="raw"
     )
     for window in parse_windows("1m,5m,15m,1h,6h,1d,1w,30d")
 }
@@ -93,11 +101,15 @@ async def _publish(out: StepOutput) -> None:
         if result.size_s not in PUBLISHED:
             continue
         metric = result_metric(result)
+        key = result.series_id.encode()
         futures.append(
-            await metric_topics[result.size_s].send(
-                key=result.series_id.encode(), value=metric.to_wire_bytes()
-            )
+            await metric_topics[result.size_s].send(key=key, value=metric.to_wire_bytes())
         )
+        if result.sketch.complete_buckets is not None:
+            histogram = histogram_metric(result, metric.name, metric.tags)
+            futures.append(
+                await histogram_topics[result.size_s].send(key=key, value=histogram.to_wire_bytes())
+            )
     for late in out.late:
         futures.append(
             await late_topic.send(

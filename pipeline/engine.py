@@ -65,6 +65,8 @@ class EngineConfig:
     grace_s: float = 0.0
     gauge_fields: frozenset[tuple[str, str]] = frozenset()
     """(measurement, field) pairs published as gauges: they need the previous window's value."""
+    histogram_bounds: Mapping[tuple[str, str], tuple[float, ...]] = field(default_factory=dict)
+    """(measurement, field) -> bucket upper bounds: those fields count values into buckets."""
 
 
 @dataclass(slots=True)
@@ -170,6 +172,10 @@ class PartitionEngine:
         that starts late in a backlog is not late.
         """
         self.config = config
+        self._bounds = {
+            key: np.asarray(bounds, dtype=np.float64)
+            for key, bounds in config.histogram_bounds.items()
+        }
         self.watermark = -math.inf
         self.max_event_time = -math.inf
         self.applied: dict[str, int] = {}
@@ -283,6 +289,9 @@ class PartitionEngine:
                         sketch = slots[(sid, name)] = QuantileSketch()
                     sketch.add_many(values)
                     sketch.observe_latest(kept_ts[present], values)
+                    bounds = self._bounds.get((series.measurement, name))
+                    if bounds is not None:
+                        sketch.count_buckets(values, bounds)
                 latest_end = max(latest_end, start + BASE_WINDOW_S)
                 highest_ts = max(highest_ts, float(ts[keep].max()))
         self.applied[source] = highest_offset

@@ -22,9 +22,10 @@ EXACT_LIMIT = 512
 """Values kept exactly (8 bytes each) before switching to the digest: at most 4 KB."""
 
 _MAGIC = b"HSK"
-_VERSION = 3
+_VERSION = 4
+_BUCKETS = struct.Struct("<H")  # v4: number of histogram buckets, then int64 counts
 _HEADER_V2 = struct.Struct("<3sBQdddddd")  # magic, version, count, sum, comp, min, max, mean, m2
-_HEADER = struct.Struct("<3sBQdddddddd")  # … then the latest value and its event time
+_HEADER = struct.Struct("<3sBQdddddddd")  # v3+: … then the latest value and its event time
 
 
 class SketchFormatError(ValueError):
@@ -36,6 +37,7 @@ class QuantileSketch:
 
     __slots__ = (
         "_comp",
+        "buckets",
         "count",
         "digest",
         "exact",
@@ -62,6 +64,29 @@ class QuantileSketch:
         # so the result does not depend on how values were batched or merged.
         self.last_time = -math.inf
         self.last_value = math.nan
+        # Histogram counts per bucket, for fields that have bucket bounds; None otherwise,
+        # and also when a merged part had none (the counts would be incomplete).
+        self.buckets: np.ndarray | None = None
+
+    def count_buckets(self, values: np.ndarray, bounds: np.ndarray) -> None:
+        """Count values into buckets ``(bounds[i-1], bounds[i]]`` plus one overflow bucket.
+
+        Call it with every value added (``add_many``) to keep the counts complete."""
+        index = np.searchsorted(bounds, values, side="left")
+        counts = np.bincount(index, minlength=bounds.size + 1).astype(np.int64)
+        if self.buckets is None:
+            if self.count != values.size:
+                return  # values were added without counting: counts would be incomplete
+            self.buckets = counts
+        else:
+            self.buckets = self.buckets + counts
+
+    @property
+    def complete_buckets(self) -> np.ndarray | None:
+        """Bucket counts, when they account for every value."""
+        if self.buckets is not None and int(self.buckets.sum()) == self.count:
+            return self.buckets
+        return None
 
     def observe_last(self, time: float, value: float) -> None:
         if time > self.last_time or (time == self.last_time and value > self.last_value):
@@ -122,6 +147,14 @@ class QuantileSketch:
         """Fold another sketch into this one (used for roll-ups and partial states)."""
         if other.count == 0:
             return
+        if other.buckets is None or (self.buckets is None and self.count > 0):
+            self.buckets = None
+        elif self.buckets is None:
+            self.buckets = other.buckets.copy()
+        elif self.buckets.size == other.buckets.size:
+            self.buckets = self.buckets + other.buckets
+        else:
+            self.buckets = None  # different bounds: no meaningful sum
         if not math.isnan(other.last_value):
             self.observe_last(other.last_time, other.last_value)
         if other.exact is not None:
@@ -187,6 +220,8 @@ class QuantileSketch:
             self.last_time,
             self.last_value,
         )
+        buckets = self.buckets if self.buckets is not None else np.empty(0, dtype=np.int64)
+        header += _BUCKETS.pack(buckets.size) + buckets.astype("<i8").tobytes()
         if self.exact is not None:
             return header + b"E" + self.exact.tobytes()
         assert self.digest is not None
@@ -198,12 +233,19 @@ class QuantileSketch:
             raise SketchFormatError("not a hub sketch (bad magic)")
         version = data[3]
         sketch = cls()
-        if version == _VERSION and len(data) >= _HEADER.size:
+        if version in (3, 4) and len(data) >= _HEADER.size:
             header = _HEADER
             _, _, count, total, comp, lo, hi, mean, m2, last_time, last_value = header.unpack_from(
                 data
             )
             sketch.last_time, sketch.last_value = last_time, last_value
+            if version == 4:
+                (n_buckets,) = _BUCKETS.unpack_from(data, header.size)
+                start = header.size + _BUCKETS.size
+                end = start + 8 * n_buckets
+                if n_buckets:
+                    sketch.buckets = np.frombuffer(data[start:end], dtype="<i8").astype(np.int64)
+                data = data[: header.size] + data[end:]  # the body follows the buckets
         elif version == 2:  # written before gauges: no latest value
             header = _HEADER_V2
             _, _, count, total, comp, lo, hi, mean, m2 = header.unpack_from(data)

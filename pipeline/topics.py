@@ -15,6 +15,7 @@ DEFAULT_TOPICS_FILE = Path(
 _ROLES = {
     "input",
     "metrics",
+    "histograms",
     "anomalies",
     "correlations",
     "dead-letter",
@@ -57,10 +58,16 @@ class Catalogue:
         raise KeyError(f"no input topic for module {module!r} in topics.yaml")
 
     def metrics_topic(self, window: str) -> TopicSpec:
-        for topic in self.by_role("metrics"):
+        return self._window_topic("metrics", window)
+
+    def histograms_topic(self, window: str) -> TopicSpec:
+        return self._window_topic("histograms", window)
+
+    def _window_topic(self, role: str, window: str) -> TopicSpec:
+        for topic in self.by_role(role):
             if topic.window == window:
                 return topic
-        raise KeyError(f"no metrics topic for window {window!r} in topics.yaml")
+        raise KeyError(f"no {role} topic for window {window!r} in topics.yaml")
 
     def one(self, role: str) -> TopicSpec:
         found = self.by_role(role)

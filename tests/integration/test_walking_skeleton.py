@@ -6,6 +6,7 @@ import json
 import math
 import time
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -92,6 +93,14 @@ def test_events_become_exact_one_minute_latency_metrics(
             return _event_count(records) >= processed_target and _latency(records) is not None
 
         records = run(collect(kafka_bootstrap, f"{prefix}hub.metrics.1m", metrics_done, 150))
+        histograms = run(
+            collect(
+                kafka_bootstrap,
+                f"{prefix}hub.histograms.1m",
+                lambda r: _latency(r) is not None,
+                30,
+            )
+        )
         dead = run(
             collect(
                 kafka_bootstrap,
@@ -118,6 +127,15 @@ def test_events_become_exact_one_minute_latency_metrics(
         truth = float(np.percentile(latencies, q))
         tolerance = min(0.01, percentile_tolerance(latencies.size, q))
         assert abs(values[key] - truth) / truth <= tolerance, (key, values[key], truth)
+
+    # The same window's histogram: OpenTelemetry GenAI duration buckets, exact counts.
+    histogram = _latency(histograms)
+    assert histogram is not None and histogram["metric_type"] == "histogram"
+    bounds = [b["upper_bound"] for b in histogram["buckets"]]
+    edges = [-math.inf, *bounds[:-1], math.inf]
+    truth = [int(((latencies > lo) & (latencies <= hi)).sum()) for lo, hi in pairwise(edges)]
+    assert [b["count"] for b in histogram["buckets"]] == truth
+    assert bounds[0] == 10.0 and histogram["stats"]["count"] == latencies.size
 
     # Reconciliation: every produced event is either counted by the pipeline or dead-lettered.
     processed = _event_count(records)

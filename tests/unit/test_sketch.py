@@ -1,5 +1,6 @@
 """QuantileSketch against numpy ground truth on the same data."""
 
+import itertools
 import math
 import struct
 
@@ -88,7 +89,39 @@ def test_latest_value_by_event_time_survives_merge_and_bytes() -> None:
 def test_version_2_bytes_still_read_without_a_latest_value() -> None:
     sketch = QuantileSketch()
     sketch.add_many([1.0, 2.0, 3.0])
-    v3 = sketch.to_bytes()
-    v2_header = struct.pack("<3sBQdddddd", b"HSK", 2, *struct.unpack_from("<Qdddddd", v3, 4))
-    old = QuantileSketch.from_bytes(v2_header + v3[struct.calcsize("<3sBQdddddddd") :])
+    current = sketch.to_bytes()  # header, no bucket counts (u16 0), then the body
+    v2_header = struct.pack("<3sBQdddddd", b"HSK", 2, *struct.unpack_from("<Qdddddd", current, 4))
+    body = current[struct.calcsize("<3sBQdddddddd") + struct.calcsize("<H") :]
+    old = QuantileSketch.from_bytes(v2_header + body)
     assert old.count == 3 and old.total == 6.0 and math.isnan(old.last_value)
+
+
+def test_bucket_counts_are_exact_through_merges_and_bytes() -> None:
+    """Counts per (bounds[i-1], bounds[i]] bucket, checked by counting in plain Python."""
+    rng = np.random.default_rng(4)
+    values = np.round(rng.lognormal(6.0, 1.0, 3_000), 1)
+    bounds = np.array([10.0, 100.0, 400.0, 1000.0, 5000.0])
+    values[:5] = bounds  # values exactly on a bound belong to the bucket it closes
+    merged = QuantileSketch()
+    for chunk in np.array_split(values, 9):
+        part = QuantileSketch()
+        part.add_many(chunk)
+        part.count_buckets(chunk, bounds)
+        merged.merge(QuantileSketch.from_bytes(part.to_bytes()))
+    edges = [-math.inf, *bounds.tolist(), math.inf]
+    truth = [
+        sum(1 for v in values.tolist() if lo < v <= hi) for lo, hi in itertools.pairwise(edges)
+    ]
+    assert merged.complete_buckets is not None
+    assert merged.complete_buckets.tolist() == truth and sum(truth) == values.size
+
+
+def test_a_part_without_counts_makes_the_counts_incomplete() -> None:
+    bounds = np.array([1.0, 2.0])
+    counted = QuantileSketch()
+    counted.add_many([0.5, 1.5])
+    counted.count_buckets(np.array([0.5, 1.5]), bounds)
+    uncounted = QuantileSketch()
+    uncounted.add_many([3.0])
+    counted.merge(uncounted)
+    assert counted.complete_buckets is None

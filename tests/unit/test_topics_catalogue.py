@@ -32,8 +32,9 @@ def test_metric_topics_cover_all_windows_with_spec_retention() -> None:
         "one_week": 365,
         "one_month": 365,
     }
-    got = {t.window: t.retention_ms // DAY_MS for t in cat.by_role("metrics")}
-    assert got == expected_days
+    for role in ("metrics", "histograms"):
+        got = {t.window: t.retention_ms // DAY_MS for t in cat.by_role(role)}
+        assert got == expected_days, role
 
 
 def test_error_and_output_topics_exist() -> None:
