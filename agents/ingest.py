@@ -1,8 +1,14 @@
-"""Ingest agent: validate every message of the module topics, dead-letter the bad ones,
-and forward valid events as time-series points, re-keyed by series, to ``hub.points``.
+"""Ingest: validate every message of the module topics, dead-letter the bad ones, and
+forward valid events as time-series points, re-keyed by series, to ``hub.points``;
+and tell every ``hub.points`` partition which input partitions are read to their end.
 
-A timer sends progress heartbeats: for every input partition read to its end, the
-wall-clock time it was caught up, to every ``hub.points`` partition (watermarks).
+Ingest reads with a plain aiokafka consumer in its own consumer group
+(``<app id>-ingest``) rather than a Faust agent: Faust's per-message machinery costs
+more than all of our work on an event (docs/BENCHMARKS.md), and its delivery quirks
+(repeated and dropped messages, docs/KNOWN_ISSUES.md) need workarounds a plain
+consumer does not. Each polled batch is forwarded, its points and dead letters are
+acknowledged by the broker, and only then are its offsets committed: at-least-once,
+with duplicates removed downstream by source offset.
 """
 
 from __future__ import annotations
@@ -13,15 +19,17 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
+from agents import kafka_clients
 from agents.app import app, catalogue, settings
 from agents.counters import COUNTERS
 from agents.dead_letter import send_rejections
-from agents.ordering import admit
 from pipeline.cardinality import CardinalityGuard
 from pipeline.ingest import IngestLimits, decode_message
 from pipeline.normalize import Point, points_from_event
 from pipeline.point_batches import Heartbeat, encode_batch, encode_heartbeat, group_points
-from pipeline.progress import HandledOffsets
+from pipeline.progress import caught_up
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +40,13 @@ LIMITS = IngestLimits(
 )
 POINTS_SPEC = catalogue.one("internal")
 GUARD = CardinalityGuard(settings.max_tag_values)
-INPUT_TOPICS = frozenset(spec.name for spec in catalogue.by_role("input"))
-HANDLED = HandledOffsets()
+INPUT_TOPICS = tuple(spec.name for spec in catalogue.by_role("input"))
+INGEST_GROUP = f"{settings.app_id}-ingest"
+BATCH_MESSAGES = 2000
+"""Messages per poll, forwarded as one set of ``hub.points`` messages."""
+POLL_MS = 200
+"""A poll returns after this long even with fewer messages."""
 
-input_topic = app.topic(
-    *(spec.name for spec in catalogue.by_role("input")),
-    key_serializer="raw",
-    value_serializer="raw",
-)
 points_topic = app.topic(
     POINTS_SPEC.name,
     key_serializer="raw",
@@ -51,58 +58,44 @@ dead_letter_topic = app.topic(
 )
 
 
-BATCH_EVENTS = 2000
-"""Messages per ``hub.points`` flush: fewer, larger internal messages."""
-BATCH_WAIT_S = 0.2
-"""A partial batch waits at most this long (the timer below flushes it)."""
-
-_batch: list[Any] = []
-_batch_since = 0.0
-_flush_lock = asyncio.Lock()
-
-
-@app.agent(input_topic)
-async def ingest(stream):  # type: ignore[no-untyped-def]
-    """Admit messages in offset order into a batch; ack them only once their points are
-    on the broker. (faust's ``take_events`` acks every message it buffered, including
-    one we must not count yet, so batching is done here.)"""
-    global _batch_since
-    async for event in stream.noack().events():
-        message = event.message
-        if not _owned(message.tp) or not await admit(message.tp, message.offset):
-            continue  # never acked: delivered again after a seek, or by the new owner
-        if not _batch:
-            _batch_since = time.monotonic()
-        _batch.append(event)
-        if len(_batch) >= BATCH_EVENTS:
-            await _flush()
-
-
-@app.timer(interval=BATCH_WAIT_S / 2)
-async def flush_partial_batch() -> None:
-    if _batch and time.monotonic() - _batch_since >= BATCH_WAIT_S:
-        await _flush()
-
-
-def _owned(tp: Any) -> bool:
-    return tp in app.consumer.assignment()
+@app.task
+async def run_ingest() -> None:
+    """Poll, forward, commit; a heartbeat every ``HUB_HEARTBEAT_INTERVAL_S``."""
+    consumer = kafka_clients.consumer(
+        settings,
+        *INPUT_TOPICS,
+        group_id=INGEST_GROUP,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=2 * settings.max_message_bytes + 65536,
+    )
+    await consumer.start()
+    last_beat = 0.0
+    try:
+        while True:
+            batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=BATCH_MESSAGES)
+            records = [record for part in batches.values() for record in part]
+            if records:
+                await _forward(records)
+                await _commit(consumer, {tp: part[-1].offset + 1 for tp, part in batches.items()})
+            if time.monotonic() - last_beat >= settings.heartbeat_interval_s:
+                last_beat = time.monotonic()
+                await _heartbeat(consumer)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a dead ingest must not go unnoticed: stop the worker
+        log.exception("ingest failed; stopping the worker so it can be restarted")
+        await app.crash(exc)
+    finally:
+        await consumer.stop()
 
 
-async def _flush() -> None:
-    async with _flush_lock:
-        events = _batch[:]
-        _batch.clear()
-        if events:
-            await _forward(events)
-
-
-async def _forward(events: list[Any]) -> None:
-    """Validate, dead-letter, normalise and route one batch; then ack it, in order."""
+async def _forward(records: list[Any]) -> None:
+    """Validate, dead-letter, normalise and route one poll's messages; wait for the broker."""
     now = time.time()
     by_source: dict[tuple[str, int], list[tuple[int, Point]]] = defaultdict(list)
-    for event in events:
-        message = event.message
-        decoded = decode_message(message.value or b"", now, LIMITS)
+    for record in records:
+        decoded = decode_message(record.value or b"", now, LIMITS)
         COUNTERS.consumed += decoded.consumed
         COUNTERS.processed += len(decoded.events)
         COUNTERS.dead_lettered += len(decoded.rejections)
@@ -110,15 +103,15 @@ async def _forward(events: list[Any]) -> None:
             await send_rejections(
                 dead_letter_topic,
                 decoded.rejections,
-                message.key,
-                message.topic,
-                message.partition,
-                message.offset,
+                record.key,
+                record.topic,
+                record.partition,
+                record.offset,
             )
-        items = by_source[(message.topic, message.partition)]
+        items = by_source[(record.topic, record.partition)]
         for index, valid in enumerate(decoded.events):
             # A batch message holds many events: give each its own sub-offset.
-            offset = message.offset * 65536 + index
+            offset = record.offset * 65536 + index
             items.extend((offset, GUARD.apply(p)) for p in points_from_event(valid))
     pending = []
     for (topic, partition), items in by_source.items():
@@ -126,36 +119,44 @@ async def _forward(events: list[Any]) -> None:
         routed = group_points(topic, partition, items, POINTS_SPEC.partitions)
         for dest, batch in routed.items():
             pending.append(await points_topic.send(value=encode_batch(batch), partition=dest))
-    # At-least-once: input offsets are acked only after the points are on the broker.
     for future in pending:
         await future
-    for event in events:
-        message = event.message
-        HANDLED.handled(f"{message.topic}|{message.partition}", message.offset)
-        event.ack()
 
 
-@app.timer(interval=settings.heartbeat_interval_s)
-async def send_heartbeats() -> None:
+async def _commit(consumer: Any, offsets: dict[Any, int]) -> None:
+    try:
+        await consumer.commit(offsets)
+    except (CommitFailedError, IllegalStateError) as exc:
+        # A rebalance took the partitions: their next owner re-reads these messages,
+        # and the aggregator drops the duplicates by source offset.
+        log.warning("ingest commit skipped after a rebalance (%s)", exc)
+
+
+async def _heartbeat(consumer: Any) -> None:
     """Tell every ``hub.points`` partition which input partitions are read to their end.
 
     The time is taken before the end offsets are read, so the claim "nothing appended
-    before this moment is pending" holds; the heartbeat is sent after the points of
-    every handled message, so it never overtakes them.
+    before this moment is pending" holds; every message before the consumer's position
+    was forwarded and acknowledged above, so the heartbeat never overtakes its points.
     """
-    tps = [tp for tp in app.consumer.assignment() if tp.topic in INPUT_TOPICS]
+    tps = sorted(consumer.assignment())
     if not tps:
         return
     moment = time.time()
-    ends = await app.consumer.highwaters(*tps)
-    # faust keeps the group's committed offsets here after each assignment (no public getter)
-    committed = getattr(app.consumer, "_committed_offset", {})
-    caught_up = HANDLED.caught_up(
-        {f"{tp.topic}|{tp.partition}": end for tp, end in ends.items()},
-        {f"{tp.topic}|{tp.partition}": committed.get(tp) for tp in tps},
-    )
-    if not caught_up:
+    ends = await consumer.end_offsets(tps)
+    positions = {}
+    for tp in tps:
+        try:
+            positions[_source(tp)] = await consumer.position(tp)
+        except IllegalStateError:
+            continue  # revoked meanwhile
+    sources = caught_up({_source(tp): end for tp, end in ends.items()}, positions)
+    if not sources:
         return
-    raw = encode_heartbeat(Heartbeat(dict.fromkeys(caught_up, moment)))
+    raw = encode_heartbeat(Heartbeat(dict.fromkeys(sources, moment)))
     for dest in range(POINTS_SPEC.partitions):
         await points_topic.send(value=raw, partition=dest)
+
+
+def _source(tp: Any) -> str:
+    return f"{tp.topic}|{tp.partition}"

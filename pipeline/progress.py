@@ -1,34 +1,19 @@
 """Which source partitions ingest has read to their end (for progress heartbeats).
 
-A source partition is caught up when every message in it (up to the broker's end
-offset) has been handled: its points are on the broker, or it was dead-lettered,
-in this process or, before it, by whoever committed the group's offset. Only then
-may a heartbeat claim that no event appended before "now" is still pending.
+A partition is caught up when the consumer's position (the offset after the last
+message it handed over, all of which were forwarded) has reached the broker's end
+offset. Only then may a heartbeat claim that no event appended before "now" is pending.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 
-@dataclass(slots=True)
-class HandledOffsets:
-    """Next offset after the last handled message, per source (``topic|partition``)."""
-
-    next_offset: dict[str, int] = field(default_factory=dict)
-
-    def handled(self, source: str, offset: int) -> None:
-        if offset + 1 > self.next_offset.get(source, 0):
-            self.next_offset[source] = offset + 1
-
-    def caught_up(
-        self, end_offsets: Mapping[str, int], committed: Mapping[str, int | None]
-    ) -> list[str]:
-        """Sources whose end offset is within what was handled here or committed before."""
-        done = []
-        for source, end in sorted(end_offsets.items()):
-            handled = max(self.next_offset.get(source, 0), committed.get(source) or 0)
-            if end <= handled:
-                done.append(source)
-        return done
+def caught_up(end_offsets: Mapping[str, int], positions: Mapping[str, int]) -> list[str]:
+    """Sources (``topic|partition``) whose position has reached their end offset, sorted."""
+    return sorted(
+        source
+        for source, end in end_offsets.items()
+        if source in positions and end <= positions[source]
+    )
