@@ -1,8 +1,9 @@
 """Kafka side of :mod:`pipeline.offset_gate`: where a partition starts, seeking back.
 
-Both agents pass every message through :func:`admit` before using it, so a message
-faust hands over twice is used once, and one it dropped is read again (by seeking
-back) instead of being stepped over.
+The aggregate agent passes every message through :func:`admit` before using it, so
+a message faust hands over twice is used once, and one it dropped is read again (by
+seeking back) instead of being stepped over. (Ingest reads with a plain aiokafka
+consumer and needs none of this.)
 
 Why a timer re-seeks: faust's fetch loop drops any message below the last offset it
 delivered, and it may still be delivering an already-fetched batch when we seek
