@@ -111,6 +111,34 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 1 if report.invalid else 0
 
 
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from pipeline.detect_offline import detect_csv
+    from pipeline.models.events import SourceModule
+
+    metric = args.metric or os.path.splitext(os.path.basename(args.input))[0] or "series"
+    try:
+        with open(args.input, encoding="utf-8", newline="") as src:
+            report = detect_csv(src, metric, SourceModule(args.module), scores=args.scores)
+    except FileNotFoundError:
+        print(f"hub detect: no such file {args.input!r}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"hub detect: {exc}", file=sys.stderr)
+        return 2
+    with open(args.output, "w", encoding="utf-8") as dst:
+        for line in report.lines:
+            dst.write(line + "\n")
+    for problem in report.problems[:50]:
+        print(f"hub detect: {problem}", file=sys.stderr)
+    kind = "score lines" if args.scores else "alerts"
+    print(
+        f"hub detect: {report.rows} rows, {len(report.lines)} {kind}, "
+        f"{len(report.problems)} bad rows -> {args.output}",
+        file=sys.stderr,
+    )
+    return 1 if report.problems else 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from agents.bench.command import run_bench
     from agents.settings import load_settings
@@ -183,6 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--output", required=True, help="aggregated metrics as JSON Lines")
     replay.add_argument("--windows", default="1m,5m,15m,1h,6h,1d,1w,30d")
     replay.set_defaults(func=_cmd_replay)
+
+    detect = sub.add_parser("detect", help="backtest the anomaly detector on a CSV series")
+    detect.add_argument("--input", required=True, help="CSV with header timestamp,value")
+    detect.add_argument("--output", required=True, help="alerts (AnomalyEvent) as JSON Lines")
+    detect.add_argument("--scores", action="store_true", help="a score line for every row")
+    detect.add_argument("--metric", help="metric name in the alerts (default: file name)")
+    detect.add_argument("--module", default="llm-analytics-hub", help="source module")
+    detect.set_defaults(func=_cmd_detect)
 
     bench = sub.add_parser("bench", help="throughput, accuracy and delay vs. peers, one run")
     bench.add_argument("--events", type=int, default=100_000)
