@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
@@ -42,7 +43,12 @@ def test_apply_creates_then_is_idempotent_and_repairs_drift(
     assert "all topics already match topics.yaml" in second
 
     asyncio.run(_set_retention(kafka_bootstrap, f"{prefix}hub.metrics.1h", "1000"))
+    # A config change reaches DescribeConfigs a moment later: ask until it shows.
+    deadline = time.monotonic() + 15
     drifted = hub(env, "topics", "list", check=False)
+    while drifted.returncode == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        drifted = hub(env, "topics", "list", check=False)
     assert drifted.returncode == 1
     assert any(
         line.startswith(f"{prefix}hub.metrics.1h") and line.endswith("drift")
@@ -51,8 +57,16 @@ def test_apply_creates_then_is_idempotent_and_repairs_drift(
     repaired = hub(env, "topics", "apply").stdout
     assert f"updated configs of {prefix}hub.metrics.1h" in repaired
 
-    listing = hub(env, "topics", "list").stdout
-    row = next(line for line in listing.splitlines() if line.startswith(f"{prefix}hub.metrics.1h"))
+    def metrics_1h_row() -> str:
+        listing = hub(env, "topics", "list", check=False).stdout
+        rows = listing.splitlines()
+        return next(r for r in rows if r.startswith(f"{prefix}hub.metrics.1h"))
+
+    deadline = time.monotonic() + 15
+    row = metrics_1h_row()
+    while not row.endswith("ok") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        row = metrics_1h_row()
     assert "90d" in row and row.endswith("ok")
 
 
