@@ -20,6 +20,8 @@ class Counters:
     """Messages ignored because faust skipped earlier ones; they are read again after a seek."""
     retention_lost: int = 0
     """Offsets deleted by retention before they were read (the topic's retention is too short)."""
+    anomalies: int = 0
+    """Alert episodes published to the anomalies topic."""
     stale_skipped: int = 0
     """hub.points messages delivered after their partition was revoked; left to the owner."""
 

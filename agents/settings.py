@@ -82,6 +82,7 @@ class Settings:
     topic_prefix: str
     max_tag_values: int
     windows: tuple[str, ...]
+    detect_windows: tuple[str, ...]
 
     @property
     def broker_url(self) -> str:
@@ -115,5 +116,8 @@ def load_settings() -> Settings:
         max_tag_values=_env_int("HUB_MAX_TAG_VALUES", 1000),
         windows=tuple(
             w.strip() for w in _env("HUB_WINDOWS", "1m,5m,15m,1h,6h,1d,1w,30d").split(",")
+        ),
+        detect_windows=tuple(
+            w.strip() for w in _env("HUB_DETECT_WINDOWS", "1m,5m,1h").split(",") if w.strip()
         ),
     )
