@@ -8,6 +8,7 @@ from the previous window); every other field the statistics shape.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from pipeline.engine import WindowResult
@@ -50,8 +51,12 @@ def result_values(result: WindowResult) -> MetricValues:
     if (result.measurement, result.field) in COUNTER_FIELDS:
         total = result.sketch.total
         return CounterValues(value=round(total), rate=total / result.size_s)
-    if (result.measurement, result.field) in GAUGE_FIELDS:
+    if (result.measurement, result.field) in GAUGE_FIELDS and not math.isnan(
+        result.sketch.last_value
+    ):
         value = result.sketch.last_value
         previous = result.previous_last
         return GaugeValues(value=value, delta=None if previous is None else value - previous)
+    # (a gauge window restored from state written before gauges existed has no latest
+    # value: it is published in the statistics shape rather than with a made-up one)
     return StatisticalMeasures(**result.sketch.measures())

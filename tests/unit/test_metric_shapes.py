@@ -157,3 +157,16 @@ def test_gauge_delta_survives_a_restart_between_windows() -> None:
     (second,) = [r for r in restarted.close_all().results if r.size_s == 60]
     assert second.start == t0 + 60 and second.previous_last == 12.5
     assert second.sketch.last_value == 20.0
+
+
+def test_gauge_window_without_a_latest_value_falls_back_to_statistics() -> None:
+    """State written before gauges existed (sketch envelope v2) has no latest value."""
+    from pipeline.aggregates import result_values
+    from pipeline.engine import WindowResult
+    from pipeline.sketch import QuantileSketch
+
+    old = QuantileSketch()
+    old.add_many([10.0, 20.0])  # values added without their event times
+    result = WindowResult(60, 1_700_000_040, "sid", "cost_budget", "current_spend_usd", (), old)
+    values = result_values(result)
+    assert isinstance(values, StatisticalMeasures) and values.count == 2
