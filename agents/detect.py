@@ -10,13 +10,11 @@ deterministic, so a consumer can drop a repeat) and warms the detectors up again
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from typing import Any
 
-from aiokafka.errors import CommitFailedError, IllegalStateError
-
-from agents import kafka_clients
 from agents.app import app, catalogue, settings
+from agents.committed_consumer import run_committed
 from agents.counters import COUNTERS
 from pipeline.aggregates import parse_windows
 from pipeline.metric_detection import MetricDetectors
@@ -36,45 +34,25 @@ DETECTORS = MetricDetectors()
 
 @app.task
 async def run_detection() -> None:
-    consumer = kafka_clients.consumer(
-        settings,
-        *METRIC_TOPICS,
-        group_id=DETECT_GROUP,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
+    await run_committed(
+        "detect", METRIC_TOPICS, DETECT_GROUP, _detect, max_records=1000, poll_ms=500
     )
-    await consumer.start()
-    try:
-        while True:
-            batches = await consumer.getmany(timeout_ms=500, max_records=1000)
-            pending = []
-            for part in batches.values():
-                for record in part:
-                    try:
-                        metric = AggregatedMetric.from_wire(record.value)
-                    except ValueError as exc:  # not ours to fix: say so, keep going
-                        log.warning("detect: unreadable metric at %s: %s", record.offset, exc)
-                        continue
-                    event = DETECTORS.observe(metric)
-                    if event is not None:
-                        COUNTERS.anomalies += 1
-                        pending.append(
-                            await anomalies_topic.send(
-                                key=event.metric.encode(), value=event.to_wire_bytes()
-                            )
-                        )
-            for future in pending:
-                await future
-            if batches:
-                offsets = {tp: part[-1].offset + 1 for tp, part in batches.items()}
-                try:
-                    await consumer.commit(offsets)
-                except (CommitFailedError, IllegalStateError) as exc:
-                    log.warning("detect commit skipped after a rebalance (%s)", exc)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        log.exception("anomaly detection failed; stopping the worker so it can be restarted")
-        await app.crash(exc)
-    finally:
-        await consumer.stop()
+
+
+async def _detect(records: list[Any]) -> None:
+    """Score each window result; publish the alerts and wait until they are on the broker."""
+    pending = []
+    for record in records:
+        try:
+            metric = AggregatedMetric.from_wire(record.value)
+        except ValueError as exc:  # not ours to fix: say so, keep going
+            log.warning("detect: unreadable metric at offset %s: %s", record.offset, exc)
+            continue
+        event = DETECTORS.observe(metric)
+        if event is not None:
+            COUNTERS.anomalies += 1
+            pending.append(
+                await anomalies_topic.send(key=event.metric.encode(), value=event.to_wire_bytes())
+            )
+    for future in pending:
+        await future

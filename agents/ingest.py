@@ -13,16 +13,15 @@ with duplicates removed downstream by source offset.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import defaultdict
 from typing import Any
 
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import IllegalStateError
 
-from agents import kafka_clients
 from agents.app import app, catalogue, settings
+from agents.committed_consumer import run_committed
 from agents.counters import COUNTERS
 from agents.dead_letter import send_rejections
 from pipeline.cardinality import CardinalityGuard
@@ -61,33 +60,16 @@ dead_letter_topic = app.topic(
 @app.task
 async def run_ingest() -> None:
     """Poll, forward, commit; a heartbeat every ``HUB_HEARTBEAT_INTERVAL_S``."""
-    consumer = kafka_clients.consumer(
-        settings,
-        *INPUT_TOPICS,
-        group_id=INGEST_GROUP,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
+    await run_committed(
+        "ingest",
+        INPUT_TOPICS,
+        INGEST_GROUP,
+        _forward,
+        max_records=BATCH_MESSAGES,
+        poll_ms=POLL_MS,
+        tick=(settings.heartbeat_interval_s, _heartbeat),
         max_partition_fetch_bytes=2 * settings.max_message_bytes + 65536,
     )
-    await consumer.start()
-    last_beat = 0.0
-    try:
-        while True:
-            batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=BATCH_MESSAGES)
-            records = [record for part in batches.values() for record in part]
-            if records:
-                await _forward(records)
-                await _commit(consumer, {tp: part[-1].offset + 1 for tp, part in batches.items()})
-            if time.monotonic() - last_beat >= settings.heartbeat_interval_s:
-                last_beat = time.monotonic()
-                await _heartbeat(consumer)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # a dead ingest must not go unnoticed: stop the worker
-        log.exception("ingest failed; stopping the worker so it can be restarted")
-        await app.crash(exc)
-    finally:
-        await consumer.stop()
 
 
 async def _forward(records: list[Any]) -> None:
@@ -121,15 +103,6 @@ async def _forward(records: list[Any]) -> None:
             pending.append(await points_topic.send(value=encode_batch(batch), partition=dest))
     for future in pending:
         await future
-
-
-async def _commit(consumer: Any, offsets: dict[Any, int]) -> None:
-    try:
-        await consumer.commit(offsets)
-    except (CommitFailedError, IllegalStateError) as exc:
-        # A rebalance took the partitions: their next owner re-reads these messages,
-        # and the aggregator drops the duplicates by source offset.
-        log.warning("ingest commit skipped after a rebalance (%s)", exc)
 
 
 async def _heartbeat(consumer: Any) -> None:

@@ -1,0 +1,72 @@
+"""The loop both plain-consumer tasks share: poll, handle, commit, tick; fail loudly.
+
+Offsets are committed only after the handler returned, i.e. after whatever it
+produced is on the broker: at-least-once, the consumers downstream drop repeats.
+If the handler fails, the worker stops instead of running on without this task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
+from agents import kafka_clients
+from agents.app import app, settings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[list[Any]], Awaitable[None]]
+Tick = Callable[[Any], Awaitable[None]]
+
+
+async def run_committed(
+    name: str,
+    topics: tuple[str, ...],
+    group: str,
+    handle: Handler,
+    *,
+    max_records: int,
+    poll_ms: int,
+    tick: tuple[float, Tick] | None = None,
+    **consumer_options: Any,
+) -> None:
+    consumer = kafka_clients.consumer(
+        settings,
+        *topics,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **consumer_options,
+    )
+    await consumer.start()
+    last_tick = 0.0
+    try:
+        while True:
+            batches = await consumer.getmany(timeout_ms=poll_ms, max_records=max_records)
+            records = [record for part in batches.values() for record in part]
+            if records:
+                await handle(records)
+                await _commit(name, consumer, {tp: p[-1].offset + 1 for tp, p in batches.items()})
+            if tick is not None and time.monotonic() - last_tick >= tick[0]:
+                last_tick = time.monotonic()
+                await tick[1](consumer)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a dead task must not go unnoticed: stop the worker
+        log.exception("%s failed; stopping the worker so it can be restarted", name)
+        await app.crash(exc)
+    finally:
+        await consumer.stop()
+
+
+async def _commit(name: str, consumer: Any, offsets: dict[Any, int]) -> None:
+    try:
+        await consumer.commit(offsets)
+    except (CommitFailedError, IllegalStateError) as exc:
+        # A rebalance took the partitions: their next owner reads these messages again.
+        log.warning("%s commit skipped after a rebalance (%s)", name, exc)
