@@ -138,7 +138,8 @@ def test_two_workers_split_partitions_and_agree_with_ground_truth(
     env = hub_env
     prefix = env["HUB_TOPIC_PREFIX"]
     hub(env, "topics", "apply")
-    messages, truth = _dataset(20_000, seed=22)
+    # Long enough that the second worker joins mid-stream (ingest reads ~10k events/s).
+    messages, truth = _dataset(60_000, seed=22)
     run(produce_raw(kafka_bootstrap, [(prefix + "llm-observatory.events", m) for m in messages]))
 
     one = Worker(env, "scale-1")
