@@ -25,8 +25,8 @@ from agents.committed_consumer import run_committed
 from agents.counters import COUNTERS
 from agents.dead_letter import send_rejections
 from pipeline.cardinality import CardinalityGuard
-from pipeline.ingest import IngestLimits, decode_message
-from pipeline.normalize import Point, points_from_event
+from pipeline.ingest import IngestLimits, decode_points
+from pipeline.normalize import Point
 from pipeline.point_batches import Heartbeat, encode_batch, encode_heartbeat, group_points
 from pipeline.progress import caught_up
 
@@ -77,9 +77,9 @@ async def _forward(records: list[Any]) -> None:
     now = time.time()
     by_source: dict[tuple[str, int], list[tuple[int, Point]]] = defaultdict(list)
     for record in records:
-        decoded = decode_message(record.value or b"", now, LIMITS)
+        decoded = decode_points(record.value or b"", now, LIMITS)
         COUNTERS.consumed += decoded.consumed
-        COUNTERS.processed += len(decoded.events)
+        COUNTERS.processed += len(decoded.points)
         COUNTERS.dead_lettered += len(decoded.rejections)
         if decoded.rejections:
             await send_rejections(
@@ -91,10 +91,11 @@ async def _forward(records: list[Any]) -> None:
                 record.offset,
             )
         items = by_source[(record.topic, record.partition)]
-        for index, valid in enumerate(decoded.events):
+        base = record.offset * 65536
+        apply_guard = GUARD.apply
+        for index, points in enumerate(decoded.points):
             # A batch message holds many events: give each its own sub-offset.
-            offset = record.offset * 65536 + index
-            items.extend((offset, GUARD.apply(p)) for p in points_from_event(valid))
+            items.extend((base + index, apply_guard(p)) for p in points)
     pending = []
     for (topic, partition), items in by_source.items():
         COUNTERS.points += len(items)

@@ -12,8 +12,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline.fast_decode import fast_points
 from pipeline.models.events import AnalyticsEvent
 from pipeline.models.issues import FieldIssue, issues_from_error
+from pipeline.normalize import Point, points_from_event
 from pipeline.wire.json_codec import WireDecodeError, dumps, loads
 
 
@@ -123,3 +125,30 @@ def decode_message(raw: bytes, now: float, limits: IngestLimits | None = None) -
     else:
         out.events.append(result)
     return out
+
+
+@dataclass(slots=True)
+class DecodedPoints:
+    """A message as the worker needs it: the points of each valid event, and rejections."""
+
+    points: list[list[Point]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def consumed(self) -> int:
+        return len(self.points) + len(self.rejections)
+
+
+def decode_points(raw: bytes, now: float, limits: IngestLimits | None = None) -> DecodedPoints:
+    """``decode_message`` then ``points_from_event``, through the msgspec fast path when it can.
+
+    ``pipeline.fast_decode`` handles the common telemetry events and declines the rest;
+    the result is the same either way (tests/unit/test_fast_decode.py).
+    """
+    limits = limits or IngestLimits()
+    if len(raw) <= limits.max_message_bytes:
+        fast = fast_points(raw, now, limits.max_future_skew_s, limits.max_past_age_s)
+        if fast is not None:
+            return DecodedPoints(fast)
+    decoded = decode_message(raw, now, limits)
+    return DecodedPoints([points_from_event(e) for e in decoded.events], decoded.rejections)

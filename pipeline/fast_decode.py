@@ -1,0 +1,183 @@
+"""The ingest fast path: msgspec decodes the common telemetry events straight to points.
+
+Full pydantic validation costs ~30 µs per event, more than everything else the hub
+does to it (docs/BENCHMARKS.md). The pydantic models in ``pipeline.models.events``
+stay the one definition of a valid event; this module is an accelerator that must
+agree with them. It handles only what it can decide exactly: telemetry events
+(latency, throughput, token usage) in compact JSON without escapes,
+duplicate or unknown keys. Anything else, and anything it finds wrong, returns
+``None`` and the caller takes the pydantic path, which accepts or rejects with the
+precise message. So the fast path may decline a valid event, but must never accept
+one the models reject or yield different points; ``tests/unit/test_fast_decode.py``
+checks that differentially on generated and mutated events.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from pipeline.models.events import EventType, Severity, SourceModule
+from pipeline.normalize import Point, points_from_parts
+
+_FINITE = msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)
+F64 = Annotated[float, _FINITE]
+U32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
+
+# Stricter than the models on purpose (the canonical forms only); others fall back.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-][01]\d:[0-5]\d)")
+_SCHEMA_VERSION = re.compile(r"1\.[0-9]+\.[0-9]+")
+_SPACED_KEY_END = re.compile(rb'"\s+:')
+
+
+class _Breakdown(msgspec.Struct):
+    queue_time_ms: F64
+    processing_time_ms: F64
+    network_time_ms: F64
+    other_ms: F64
+
+
+class _Latency(msgspec.Struct, tag_field="telemetry_type", tag="latency"):
+    model_id: str
+    request_id: str
+    total_latency_ms: F64
+    ttft_ms: F64 | UnsetType | None = UNSET
+    tokens_per_second: F64 | UnsetType | None = UNSET
+    breakdown: _Breakdown | UnsetType | None = UNSET
+
+    def keys(self) -> int:
+        keys = 4
+        if self.ttft_ms is UNSET:
+            self.ttft_ms = None
+        else:
+            keys += 1
+        if self.tokens_per_second is UNSET:
+            self.tokens_per_second = None
+        else:
+            keys += 1
+        if self.breakdown is UNSET:
+            self.breakdown = None
+        else:
+            keys += 1 if self.breakdown is None else 5
+        return keys
+
+
+class _Throughput(msgspec.Struct, tag_field="telemetry_type", tag="throughput"):
+    model_id: str
+    requests_per_second: F64
+    tokens_per_second: F64
+    concurrent_requests: U32
+    window_duration_seconds: U32
+
+    def keys(self) -> int:
+        return 6
+
+
+class _TokenUsage(msgspec.Struct, tag_field="telemetry_type", tag="token_usage"):
+    model_id: str
+    request_id: str
+    prompt_tokens: U32
+    completion_tokens: U32
+    total_tokens: U32
+
+    def keys(self) -> int:
+        return 6
+
+
+_Telemetry = _Latency | _Throughput | _TokenUsage
+
+
+class _Payload(msgspec.Struct):
+    payload_type: Literal["telemetry"]
+    data: _Telemetry
+
+
+class _Event(msgspec.Struct):
+    timestamp: str
+    source_module: SourceModule
+    event_type: EventType
+    severity: Severity
+    environment: str
+    payload: _Payload
+    # Optional keys default to UNSET, so a key present with null still counts as a key.
+    event_id: str | UnsetType = UNSET
+    correlation_id: str | UnsetType | None = UNSET
+    parent_event_id: str | UnsetType | None = UNSET
+    schema_version: str | UnsetType = UNSET
+    tags: dict[str, str] | UnsetType = UNSET
+
+    def keys(self) -> int:
+        """Keys in this event's JSON if it has no duplicate and no unknown key.
+
+        A duplicate key or an unknown one makes the JSON hold more than this.
+        """
+        keys = 8 + self.payload.data.keys()
+        for value in (self.event_id, self.correlation_id, self.parent_event_id):
+            keys += value is not UNSET
+        keys += self.schema_version is not UNSET
+        if self.tags is not UNSET:
+            keys += 1 + len(self.tags)
+        return keys
+
+
+_ONE = msgspec.json.Decoder(_Event)
+_MANY = msgspec.json.Decoder(list[_Event])
+
+
+def _points(event: _Event, now: float, future_s: float, past_s: float) -> list[Point] | None:
+    """The event's points, or None when anything needs the full path to judge."""
+    for value in (event.event_id, event.correlation_id, event.parent_event_id):
+        if isinstance(value, str) and _UUID.fullmatch(value) is None:
+            return None
+    version = event.schema_version
+    if isinstance(version, str) and _SCHEMA_VERSION.fullmatch(version) is None:
+        return None
+    if _TIMESTAMP.fullmatch(event.timestamp) is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(event.timestamp).timestamp()
+    except ValueError:
+        return None
+    if ts > now + future_s or ts < now - past_s:
+        return None
+    data = event.payload.data
+    return points_from_parts(
+        ts,
+        event.source_module.value,
+        event.environment,
+        event.event_type.value,
+        event.severity.value,
+        f"telemetry.{data.__struct_config__.tag}",
+        event.tags if isinstance(event.tags, dict) else {},
+        data,
+    )
+
+
+def fast_points(raw: bytes, now: float, future_s: float, past_s: float) -> list[list[Point]] | None:
+    """Points per event of one message (an event or an array), or None to take the full path.
+
+    ``now``, ``future_s`` and ``past_s`` bound plausible timestamps as the full path does.
+    """
+    if b"\\" in raw or _SPACED_KEY_END.search(raw):
+        return None  # escapes could hide quotes; the key count below needs plain keys
+    try:
+        events = _MANY.decode(raw) if raw[:1] == b"[" else [_ONE.decode(raw)]
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if not events:
+        return None
+    if raw.count(b'":') != sum(event.keys() for event in events):
+        return None  # a duplicate or unknown key: the models decide what it means
+    out = []
+    for event in events:
+        points = _points(event, now, future_s, past_s)
+        if points is None:
+            return None
+        out.append(points)
+    return out
