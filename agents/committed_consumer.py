@@ -33,8 +33,11 @@ async def run_committed(
     max_records: int,
     poll_ms: int,
     tick: tuple[float, Tick] | None = None,
+    min_interval_s: float = 0.0,
     **consumer_options: Any,
 ) -> None:
+    """``min_interval_s``: at most one handled batch per interval; under light traffic
+    this gathers a few polls' worth into one batch instead of a batch per message."""
     consumer = kafka_clients.consumer(
         settings,
         *topics,
@@ -44,12 +47,16 @@ async def run_committed(
         **consumer_options,
     )
     await consumer.start()
-    last_tick = 0.0
+    last_tick = last_handled = 0.0
     try:
         while True:
+            wait = last_handled + min_interval_s - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)  # the fetcher keeps prefetching meanwhile
             batches = await consumer.getmany(timeout_ms=poll_ms, max_records=max_records)
             records = [record for part in batches.values() for record in part]
             if records:
+                last_handled = time.monotonic()
                 await handle(records)
                 await _commit(name, consumer, {tp: p[-1].offset + 1 for tp, p in batches.items()})
             if tick is not None and time.monotonic() - last_tick >= tick[0]:

@@ -123,3 +123,35 @@ def test_surrogate_pairs_and_escapes_are_accepted() -> None:
 def test_writer_escapes_like_the_reference() -> None:
     assert dumps({"s": 'é/\u2028\x7f\x01\n"\\'}) == '{"s":"é/\u2028\x7f\\u0001\\n\\"\\\\"}'
     assert dumps([1, 1.0, True, None]) == "[1,1.0,true,null]"
+
+
+def test_fast_writer_matches_the_reference_writer() -> None:
+    """orjson's output is used only where it equals our reference writer's."""
+    import random
+
+    from pipeline.wire.json_codec import _dumps_reference, dumps
+
+    rng = random.Random(7)
+    specials = [0.0, -0.0, 1.0, 100.0, 0.1, 1e-4, 1e-5, 1e15, 1e16, 1.5e300, 5e-324, 2**53 + 1.0]
+
+    def value(depth: int) -> object:
+        kind = rng.randrange(9 if depth < 3 else 6)
+        if kind == 0:
+            return rng.choice(specials) * rng.choice((1, -1))
+        if kind == 1:
+            return rng.uniform(-1e6, 1e6) * 10 ** rng.randint(-12, 20)
+        if kind == 2:
+            return rng.choice((0, -1, 2**63 - 1, 2**64 - 1, -(2**63), rng.randint(-999, 999)))
+        if kind == 3:
+            return "".join(rng.choice('ab"\\\n\t\u00e9\u2028\x01 e5é😀') for _ in range(6))
+        if kind == 4:
+            return rng.choice((True, False, None))
+        if kind == 5:
+            return rng.choice(("1e5", "2e+7", "x9e+1"))
+        if kind == 6:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        return {f"k{i}": value(depth + 1) for i in range(rng.randrange(4))}
+
+    for _ in range(3000):
+        doc = {"v": value(0)}
+        assert dumps(doc) == _dumps_reference(doc)
