@@ -14,6 +14,8 @@ from pipeline.normalize import Point
 OTHER = "__other__"
 PROTECTED_KEYS = frozenset({"source_module", "environment", "event_type", "severity", "payload"})
 log = logging.getLogger(__name__)
+_ADMITTED_LIMIT = 100_000
+"""Tag sets remembered as admitted (a fast path only; beyond it each value is checked)."""
 
 
 class CardinalityGuard:
@@ -21,6 +23,7 @@ class CardinalityGuard:
         self.max_values = max_values_per_key
         self._seen: dict[str, set[str]] = {}
         self.overflow: Counter[str] = Counter()
+        self._admitted: set[tuple[tuple[str, str], ...]] = set()  # tag sets wholly within caps
 
     def _admit(self, key: str, value: str) -> str:
         values = self._seen.get(key)
@@ -43,7 +46,11 @@ class CardinalityGuard:
         return OTHER
 
     def apply(self, point: Point) -> Point:
+        if point.tags in self._admitted:
+            return point  # every value already admitted: admitted values stay admitted
         tags = tuple((k, self._admit(k, v)) for k, v in point.tags)
         if tags == point.tags:
+            if len(self._admitted) < _ADMITTED_LIMIT:
+                self._admitted.add(tags)
             return point
         return Point(point.measurement, point.timestamp, tags, point.fields)

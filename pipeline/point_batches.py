@@ -107,21 +107,21 @@ def group_points(
     Every partition gets a batch, empty or not, carrying the source's progress, so
     each partition's watermark knows how far every source has come.
     """
-    by_series: dict[str, SeriesColumns] = {}
+    by_series: dict[tuple[str, tuple[tuple[str, str], ...]], SeriesColumns] = {}
     progress: float | None = None
     for offset, point in items:
         if progress is None or point.timestamp > progress:
             progress = point.timestamp
-        sid = series_id_of(point.measurement, point.tags)
-        columns = by_series.get(sid)
+        key = (point.measurement, point.tags)  # cheaper to hash than building the id
+        columns = by_series.get(key)
         if columns is None:
-            columns = by_series[sid] = SeriesColumns(point.measurement, point.tags)
+            columns = by_series[key] = SeriesColumns(point.measurement, point.tags)
         columns.append(offset, point)
     batches = {
         dest: PointBatch(source_topic, source_partition, [], progress) for dest in range(partitions)
     }
-    for sid, columns in by_series.items():
-        batches[partition_for_series(sid, partitions)].series.append(columns)
+    for columns in by_series.values():
+        batches[partition_for_series(columns.series_id, partitions)].series.append(columns)
     return batches
 
 
