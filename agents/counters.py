@@ -22,6 +22,8 @@ class Counters:
     """Offsets deleted by retention before they were read (the topic's retention is too short)."""
     anomalies: int = 0
     """Alert episodes published to the anomalies topic."""
+    correlations: int = 0
+    """Incident groups (and their growth) published to the correlations topic."""
     stale_skipped: int = 0
     """hub.points messages delivered after their partition was revoked; left to the owner."""
 

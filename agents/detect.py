@@ -3,7 +3,9 @@
 A plain aiokafka consumer (group ``<app id>-detect``) reads the metric topics of
 ``HUB_DETECT_WINDOWS``; every result is one point of its series
 (:mod:`pipeline.metric_detection`), and an alert episode's start is published to
-the anomalies topic, keyed by metric name. Offsets are committed after the alerts
+the anomalies topic, keyed by metric name; alerts that form one incident across
+series (:mod:`pipeline.correlation`) go to the correlations topic with their root
+cause and impact, keyed by correlation id. Offsets are committed after the alerts
 are on the broker; a restart re-reads at most the last poll (the alerts' ids are
 deterministic, so a consumer can drop a repeat) and warms the detectors up again.
 """
@@ -17,7 +19,8 @@ from agents.app import app, catalogue, settings
 from agents.committed_consumer import run_committed
 from agents.counters import COUNTERS
 from pipeline.aggregates import parse_windows
-from pipeline.metric_detection import MetricDetectors
+from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
+from pipeline.metric_detection import MetricDetectors, observed_value, series_key
 from pipeline.models.metrics import AggregatedMetric
 
 log = logging.getLogger(__name__)
@@ -29,7 +32,17 @@ METRIC_TOPICS = tuple(
 anomalies_topic = app.topic(
     catalogue.one("anomalies").name, key_serializer="raw", value_serializer="raw"
 )
+correlations_topic = app.topic(
+    catalogue.one("correlations").name, key_serializer="raw", value_serializer="raw"
+)
 DETECTORS = MetricDetectors()
+CORRELATORS = {
+    window.seconds: AnomalyCorrelator(
+        CorrelatorConfig(window_s=max(600.0, 3.0 * window.seconds), step_s=window.seconds)
+    )
+    for window in parse_windows(settings.detect_windows)
+}
+"""One per window size: a metric's 1m and 1h alerts are one series seen twice, not two."""
 
 
 @app.task
@@ -48,11 +61,24 @@ async def _detect(records: list[Any]) -> None:
         except ValueError as exc:  # not ours to fix: say so, keep going
             log.warning("detect: unreadable metric at offset %s: %s", record.offset, exc)
             continue
+        key = series_key(metric)
+        correlator = CORRELATORS[metric.window.seconds]
+        correlator.observe(key, metric.window_start.timestamp(), observed_value(metric)[1])
         event = DETECTORS.observe(metric)
-        if event is not None:
-            COUNTERS.anomalies += 1
+        if event is None:
+            continue
+        COUNTERS.anomalies += 1
+        pending.append(
+            await anomalies_topic.send(key=event.metric.encode(), value=event.to_wire_bytes())
+        )
+        correlation = correlator.add_anomaly(key, event)
+        if correlation is not None:
+            COUNTERS.correlations += 1
             pending.append(
-                await anomalies_topic.send(key=event.metric.encode(), value=event.to_wire_bytes())
+                await correlations_topic.send(
+                    key=str(correlation.correlation_id).encode(),
+                    value=correlation.to_wire_bytes(),
+                )
             )
     for future in pending:
         await future

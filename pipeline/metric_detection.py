@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from pipeline.correlation import SeriesKey
 from pipeline.detection import DetectorConfig, SeriesDetector
 from pipeline.models.correlation import AnomalyEvent, AnomalyType
 from pipeline.models.events import SourceModule
@@ -21,13 +22,25 @@ _ID_NAMESPACE = uuid.UUID("0b7d7f3e-2f4e-4c55-a3a2-7f9b1c1f5e61")
 
 
 def observed_value(metric: AggregatedMetric) -> tuple[str, float, bool]:
-    """(metric name as alerted, value, is a counter) for one window result."""
+    """(metric name as alerted, value, is a counter) for one window result.
+
+    Money is scored on the window's total (spend per window, the FinOps question);
+    other statistics on their p95 (latency SLOs look at the tail).
+    """
     values = metric.values
     if isinstance(values, CounterValues):
         return metric.name, float(values.value), True
     if isinstance(values, GaugeValues):
         return metric.name, values.value, False
+    if metric.name.endswith("_usd"):
+        return f"{metric.name}.sum", values.sum, False
     return f"{metric.name}.p95", values.p95, False
+
+
+def series_key(metric: AggregatedMetric) -> SeriesKey:
+    """The scored series a window result belongs to: ``name@window`` and its tags."""
+    name, _, _ = observed_value(metric)
+    return f"{name}@{metric.window.value}", tuple(sorted(metric.tags.items()))
 
 
 def _module(tags: dict[str, str]) -> SourceModule:

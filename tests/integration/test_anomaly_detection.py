@@ -1,5 +1,7 @@
-"""Anomaly detection on the real broker: a latency incident in the events becomes an
-``AnomalyEvent`` on the anomalies topic, at the window where it starts."""
+"""Anomaly detection and correlation on the real broker: a prompt-injection burst that
+slows the model down becomes an ``AnomalyEvent`` per metric on the anomalies topic, at
+the window where it starts, and one ``AnomalyCorrelation`` whose root cause is the
+security alert."""
 
 from __future__ import annotations
 
@@ -11,16 +13,33 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from pipeline.models.correlation import AnomalyEvent, AnomalyType
+from pipeline.models.correlation import AnomalyCorrelation, AnomalyEvent, AnomalyType
+from pipeline.models.events import MitigationStatus, Severity, ThreatLevel, ThreatType
 from pipeline.simulate import EventSimulator
 from tests.integration.harness import Worker, collect, hub, produce_raw, run
 
 MODEL = "gpt-4o"
 METRIC = "llm_latency.total_latency_ms.p95"
+THREAT_METRIC = "security_threats.count"
+
+
+def _threat(sim: EventSimulator, moment: datetime) -> bytes:
+    """A prompt-injection threat with fixed attributes and tags: all of them one series."""
+    event = sim.make("security.threat", moment)
+    data = event.payload.data.model_copy(
+        update={
+            "threat_type": ThreatType.PROMPT_INJECTION,
+            "threat_level": ThreatLevel.HIGH,
+            "mitigation_status": MitigationStatus.DETECTED,
+        }
+    )
+    payload = event.payload.model_copy(update={"data": data})
+    fixed = {"payload": payload, "tags": {"region": "us-east-1"}, "severity": Severity.WARNING}
+    return event.model_copy(update=fixed).to_wire_bytes()
 
 
 @pytest.mark.integration
-def test_latency_incident_is_published_as_an_anomaly(
+def test_incident_is_published_as_anomalies_and_one_correlation(
     kafka_bootstrap: str, hub_env: dict[str, str]
 ) -> None:
     env = hub_env
@@ -39,6 +58,11 @@ def test_latency_incident_is_published_as_an_anomaly(
             moment = datetime.fromtimestamp(start + 60 * minute + float(offset), UTC)
             event = sim.latency_event(moment, MODEL, float(np.round(value, 2)))
             messages.append((prefix + "llm-observatory.events", event.to_wire_bytes()))
+        # a few injection attempts a minute; the campaign behind the slowdown: 40 a minute
+        threats = 40 if incident_minute <= minute < incident_minute + 2 else 2 + minute % 3
+        for offset in np.sort(rng.uniform(0, 60, threats)):
+            moment = datetime.fromtimestamp(start + 60 * minute + float(offset), UTC)
+            messages.append((prefix + "llm-sentinel.events", _threat(sim, moment)))
     run(produce_raw(kafka_bootstrap, messages))
 
     def ours(records: list) -> list[dict]:
@@ -50,13 +74,27 @@ def test_latency_incident_is_published_as_an_anomaly(
         incident_ts = start + 60 * incident_minute
 
         def incident_seen(records: list) -> bool:
-            return any(
-                datetime.fromisoformat(d["timestamp"].replace("Z", "+00:00")).timestamp()
+            """Both the latency and the threat alert of the incident's minute arrived."""
+            seen = {
+                doc["metric"]
+                for doc in (json.loads(r.value) for r in records)
+                if datetime.fromisoformat(doc["timestamp"].replace("Z", "+00:00")).timestamp()
                 == incident_ts
-                for d in ours(records)
-            )
+            }
+            return {METRIC, THREAT_METRIC} <= seen
 
         records = run(collect(kafka_bootstrap, prefix + "hub.anomalies", incident_seen, 120))
+
+        def incident_correlated(records: list) -> bool:
+            """A correlation holding both alerts (it may first be published with fewer)."""
+            return any(
+                {METRIC, THREAT_METRIC} <= {a["metric"] for a in json.loads(r.value)["anomalies"]}
+                for r in records
+            )
+
+        correlations = run(
+            collect(kafka_bootstrap, prefix + "hub.correlations", incident_correlated, 60)
+        )
         assert worker.alive(), worker.log_tail()
     finally:
         worker.stop()
@@ -71,3 +109,37 @@ def test_latency_incident_is_published_as_an_anomaly(
     assert alert.source_module.value == "llm-observatory"
     false_critical = [a for a in found if a.timestamp < incident and a.anomaly_score >= 0.8]
     assert not false_critical, false_critical
+
+    threat_alerts = [
+        AnomalyEvent.from_wire(r.value)
+        for r in records
+        if json.loads(r.value)["metric"] == THREAT_METRIC
+    ]
+    assert any(a.timestamp == incident for a in threat_alerts), (
+        threat_alerts,
+        sorted({json.loads(r.value)["metric"] for r in records}),
+    )
+    assert correlations, f"no correlation; worker log:\n{worker.log_tail()}"
+    correlation = next(
+        c
+        for c in (AnomalyCorrelation.from_wire(r.value) for r in reversed(correlations))
+        if THREAT_METRIC in {a.metric for a in c.anomalies}
+    )
+    metrics = {a.metric for a in correlation.anomalies}
+    assert {METRIC, THREAT_METRIC} <= metrics, metrics
+    assert correlation.strength > 0.7
+    root = correlation.root_cause
+    assert root is not None
+    (root_alert,) = [a for a in correlation.anomalies if a.event_id == root.root_event_id]
+    assert root_alert.metric == THREAT_METRIC, [  # same minute: the attack explains the slowdown
+        (a.metric, a.source_module.value, a.timestamp, a.anomaly_score)
+        for a in correlation.anomalies
+    ]
+    assert root.recommendations and root.causal_chain
+    impact = correlation.impact
+    assert impact.performance_impact is not None and impact.security_impact is not None
+    latency_alerts = [a for a in correlation.anomalies if a.metric.startswith("llm_latency")]
+    assert impact.performance_impact.latency_increase_percent == pytest.approx(
+        max(100 * a.deviation / a.baseline for a in latency_alerts)
+    )
+    assert impact.security_impact.threats_detected == round(root_alert.observed)
