@@ -20,7 +20,7 @@ from agents.committed_consumer import run_committed
 from agents.counters import COUNTERS
 from pipeline.aggregates import parse_windows
 from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
-from pipeline.metric_detection import MetricDetectors, observed_value, series_key
+from pipeline.metric_detection import Alert, MetricDetectors, Phase, observed_value, series_key
 from pipeline.models.metrics import AggregatedMetric
 
 log = logging.getLogger(__name__)
@@ -61,24 +61,38 @@ async def _detect(records: list[Any]) -> None:
         except ValueError as exc:  # not ours to fix: say so, keep going
             log.warning("detect: unreadable metric at offset %s: %s", record.offset, exc)
             continue
-        key = series_key(metric)
-        correlator = CORRELATORS[metric.window.seconds]
-        correlator.observe(key, metric.window_start.timestamp(), observed_value(metric)[1])
-        event = DETECTORS.observe(metric)
-        if event is None:
-            continue
-        COUNTERS.anomalies += 1
-        pending.append(
-            await anomalies_topic.send(key=event.metric.encode(), value=event.to_wire_bytes())
+        CORRELATORS[metric.window.seconds].observe(
+            series_key(metric), metric.window_start.timestamp(), observed_value(metric)[1]
         )
-        correlation = correlator.add_anomaly(key, event)
-        if correlation is not None:
-            COUNTERS.correlations += 1
-            pending.append(
-                await correlations_topic.send(
-                    key=str(correlation.correlation_id).encode(),
-                    value=correlation.to_wire_bytes(),
-                )
-            )
+        for alert in DETECTORS.observe(metric):
+            pending += await _publish(alert)
+    for alert in DETECTORS.silences():
+        pending += await _publish(alert)
     for future in pending:
         await future
+
+
+async def _publish(alert: Alert) -> list[Any]:
+    """The alert (phase in the ``hub.episode`` header), and its incident if it completes one."""
+    headers = [("hub.episode", alert.phase.value.encode())]
+    if alert.ended_at is not None:
+        headers.append(("hub.episode.ended_at", alert.ended_at.isoformat().encode()))
+    event = alert.event
+    COUNTERS.anomalies += alert.phase is Phase.STARTED
+    futures = [
+        await anomalies_topic.send(
+            key=event.metric.encode(), value=event.to_wire_bytes(), headers=headers
+        )
+    ]
+    correlator = CORRELATORS.get(alert.window_s)
+    if correlator is None or alert.phase is not Phase.STARTED:
+        return futures
+    correlation = correlator.add_anomaly(alert.key, event)
+    if correlation is not None:
+        COUNTERS.correlations += 1
+        futures.append(
+            await correlations_topic.send(
+                key=str(correlation.correlation_id).encode(), value=correlation.to_wire_bytes()
+            )
+        )
+    return futures

@@ -118,6 +118,12 @@ class SeriesDetector:
             return None
         return statistics.median(list(self._recent)[-self.config.level_points :])
 
+    def expected(self, timestamp: float) -> tuple[float, float] | None:
+        """(baseline, spread) at ``timestamp`` once warmed up; None during warm-up."""
+        if len(self._residuals) < self.config.warmup:
+            return None
+        return self._baseline(timestamp)
+
     def _baseline(self, timestamp: float) -> tuple[float, float]:
         level = self._level(timestamp)
         assert level is not None

@@ -1,9 +1,18 @@
 """Anomaly detection over published window results: one detector per metric series.
 
-The streaming side of issue 4's first part: every closed window of a metric series
-(name + tags + window size) is one point of that series. The value scored is the
-p95 for statistics (a latency SLO looks at the tail), the total for counters (a
-jump or collapse in counts is a frequency anomaly), and the value for gauges.
+Every closed window of a metric series (name + tags + window size) is one point
+of that series. The value scored is the p95 for statistics (a latency SLO looks
+at the tail), the window total for money, the total for counters (a jump or
+collapse in counts is a frequency anomaly) and the value for gauges. Besides:
+
+* **Episodes**: an alert when an episode starts, an update with the same id when
+  it escalates into the critical band, and one when it ends (``Phase``).
+* **Silence**: a counter series that published every window for a while and
+  stops altogether is a frequency anomaly too (``silences``): no window, no
+  count, so the plain detector never sees it.
+* **Distribution shift**: p99/p50 of a statistics series moving while its mean
+  holds (``_shape``).
+
 Detector state lives in memory: a restarted worker warms up again.
 """
 
@@ -11,12 +20,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
 
 from pipeline.correlation import SeriesKey
-from pipeline.detection import DetectorConfig, SeriesDetector
+from pipeline.detection import DetectorConfig, Scored, SeriesDetector, logistic_score
 from pipeline.models.correlation import AnomalyEvent, AnomalyType
 from pipeline.models.events import SourceModule
-from pipeline.models.metrics import AggregatedMetric, CounterValues, GaugeValues
+from pipeline.models.metrics import (
+    AggregatedMetric,
+    CounterValues,
+    GaugeValues,
+    StatisticalMeasures,
+    TimeWindow,
+)
 
 _ID_NAMESPACE = uuid.UUID("0b7d7f3e-2f4e-4c55-a3a2-7f9b1c1f5e61")
 
@@ -50,10 +67,80 @@ def _module(tags: dict[str, str]) -> SourceModule:
         return SourceModule.LLM_ANALYTICS_HUB
 
 
+def key_size(key: tuple[str, str, tuple[tuple[str, str], ...]]) -> int:
+    """Window seconds of a detector key (its second part is the window label)."""
+    return TimeWindow(key[1]).seconds
+
+
+class Phase(str, Enum):  # noqa: UP042 (project convention: str, Enum)
+    """Where an alert episode is; published as the ``hub.episode`` header."""
+
+    STARTED = "started"
+    ESCALATED = "escalated"
+    """Entered the critical band (score ≥ 0.8) after starting below it."""
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One message for the anomalies topic: an episode's start, escalation or end.
+
+    All three carry the episode's ``event_id`` and start ``timestamp``; an end
+    carries the peak score and the value that ended it.
+    """
+
+    event: AnomalyEvent
+    phase: Phase
+    key: SeriesKey
+    window_s: int
+    ended_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class _Episode:
+    event: AnomalyEvent
+    peak: float
+
+
+@dataclass(slots=True)
+class _Presence:
+    """How regularly a counter series publishes: the basis of silence alerts."""
+
+    last_start: float
+    size: float
+    streak: int = 1
+    silent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceConfig:
+    windows: int = 3
+    """Missing windows in a row that make a silence."""
+    min_streak: int = 12
+    """Only a series that published this many windows in a row "usually talks"."""
+
+
 @dataclass(slots=True)
 class MetricDetectors:
     config: DetectorConfig = field(default_factory=DetectorConfig)
+    silence: SilenceConfig = field(default_factory=SilenceConfig)
     _detectors: dict[tuple[str, str, tuple[tuple[str, str], ...]], SeriesDetector] = field(
+        default_factory=dict
+    )
+    _episodes: dict[tuple[str, str, tuple[tuple[str, str], ...]], _Episode] = field(
+        default_factory=dict
+    )
+    _presence: dict[tuple[str, str, tuple[tuple[str, str], ...]], _Presence] = field(
+        default_factory=dict
+    )
+    _latest: dict[float, float] = field(default_factory=dict)  # window size -> latest start
+    _silences: dict[tuple[str, str, tuple[tuple[str, str], ...]], AnomalyEvent] = field(
+        default_factory=dict
+    )
+    _means: dict[tuple[str, str, tuple[tuple[str, str], ...]], SeriesDetector] = field(
+        default_factory=dict
+    )
+    _shapes: dict[tuple[str, str, tuple[tuple[str, str], ...]], SeriesDetector] = field(
         default_factory=dict
     )
 
@@ -61,30 +148,174 @@ class MetricDetectors:
     def series(self) -> int:
         return len(self._detectors)
 
-    def observe(self, metric: AggregatedMetric) -> AnomalyEvent | None:
-        """Score one window result; an ``AnomalyEvent`` when an alert episode starts."""
-        name, value, counter = observed_value(metric)
-        tags = tuple(sorted(metric.tags.items()))
-        key = (name, metric.window.value, tags)
+    def _detector(self, key: tuple[str, str, tuple[tuple[str, str], ...]]) -> SeriesDetector:
         detector = self._detectors.get(key)
         if detector is None:
             detector = self._detectors[key] = SeriesDetector(self.config)
+        return detector
+
+    def observe(self, metric: AggregatedMetric) -> list[Alert]:
+        """Score one window result: alerts for episodes that start, escalate or end."""
+        name, value, counter = observed_value(metric)
+        tags = tuple(sorted(metric.tags.items()))
+        key = (name, metric.window.value, tags)
         moment = metric.window_start
-        scored = detector.update(moment.timestamp(), value)
-        if not scored.episode_start or scored.anomaly_type is None:
-            return None
+        start = moment.timestamp()
+        size = (metric.window_end - metric.window_start).total_seconds()
+        self._latest[size] = max(self._latest.get(size, start), start)
+        alerts = self._presence_seen(key, start, size, metric, value)
+        scored = self._detector(key).update(start, value)
         kind = scored.anomaly_type
         if counter and kind in (AnomalyType.SPIKE, AnomalyType.DROP):
             kind = AnomalyType.FREQUENCY_ANOMALY
-        assert scored.baseline is not None
-        return AnomalyEvent(
-            event_id=uuid.uuid5(_ID_NAMESPACE, f"{key!r}|{moment.isoformat()}"),
-            source_module=_module(metric.tags),
-            anomaly_type=kind,
-            anomaly_score=round(scored.score, 6),
-            baseline=scored.baseline,
-            observed=value,
-            deviation=scored.deviation,
-            timestamp=moment,
-            metric=name,
-        )
+        alerts += self._episode(key, name, metric.tags, moment, value, scored, kind)
+        if isinstance(metric.values, StatisticalMeasures):
+            alerts += self._shape(key, metric, value, scored)
+        return alerts
+
+    def _episode(
+        self,
+        key: tuple[str, str, tuple[tuple[str, str], ...]],
+        name: str,
+        tags: dict[str, str],
+        moment: datetime,
+        value: float,
+        scored: Scored,
+        kind: AnomalyType | None,
+    ) -> list[Alert]:
+        series = (f"{name}@{key[1]}", key[2])
+        open_episode = self._episodes.get(key)
+        if scored.episode_start and kind is not None and scored.baseline is not None:
+            event = AnomalyEvent(
+                event_id=uuid.uuid5(_ID_NAMESPACE, f"{key!r}|{moment.isoformat()}"),
+                source_module=_module(tags),
+                anomaly_type=kind,
+                anomaly_score=round(scored.score, 6),
+                baseline=scored.baseline,
+                observed=value,
+                deviation=scored.deviation,
+                timestamp=moment,
+                metric=name,
+            )
+            if open_episode is None:
+                self._episodes[key] = _Episode(event, scored.score)
+                return [Alert(event, Phase.STARTED, series, key_size(key))]
+            # escalation: the same episode (id, start), now in the critical band
+            update = event.model_copy(
+                update={"event_id": open_episode.event.event_id,
+                        "timestamp": open_episode.event.timestamp}
+            )  # fmt: skip
+            open_episode.peak = max(open_episode.peak, scored.score)
+            return [Alert(update, Phase.ESCALATED, series, key_size(key))]
+        if open_episode is not None and scored.score >= self.config.alert_score:
+            open_episode.peak = max(open_episode.peak, scored.score)
+        if scored.episode_end and open_episode is not None:
+            del self._episodes[key]
+            ended = open_episode.event.model_copy(
+                update={
+                    "anomaly_score": round(open_episode.peak, 6),
+                    "observed": value,
+                    "deviation": value - open_episode.event.baseline,
+                }
+            )
+            return [Alert(ended, Phase.ENDED, series, key_size(key), ended_at=moment)]
+        return []
+
+    # ------------------------------------------------------------------ silence
+    def _presence_seen(
+        self,
+        key: tuple[str, str, tuple[tuple[str, str], ...]],
+        start: float,
+        size: float,
+        metric: AggregatedMetric,
+        value: float,
+    ) -> list[Alert]:
+        """Track a counter series' regularity; end its silence if it was silent."""
+        if not isinstance(metric.values, CounterValues):
+            return []
+        presence = self._presence.get(key)
+        if presence is None:
+            self._presence[key] = _Presence(start, size)
+            return []
+        if start == presence.last_start + size:
+            presence.streak += 1
+        elif start > presence.last_start:
+            presence.streak = 1
+        presence.last_start = max(presence.last_start, start)
+        silence = self._silences.pop(key, None)
+        presence.silent = False
+        if silence is None:
+            return []
+        back = {"observed": value, "deviation": value - silence.baseline}
+        ended = silence.model_copy(update=back)
+        series = (f"{key[0]}@{key[1]}", key[2])
+        return [Alert(ended, Phase.ENDED, series, round(size), metric.window_start)]
+
+    def silences(self) -> list[Alert]:
+        """Counter series that usually publish every window and stopped: one alert each.
+
+        Call it after each batch of results. A series is silent once ``windows``
+        windows of its size have closed (for other series) since its last one.
+        """
+        alerts = []
+        for key, presence in self._presence.items():
+            latest = self._latest.get(presence.size)
+            if presence.silent or presence.streak < self.silence.min_streak or latest is None:
+                continue
+            if latest - presence.last_start < self.silence.windows * presence.size:
+                continue
+            expected = self._detectors[key].expected(presence.last_start + presence.size)
+            if expected is None:
+                continue
+            baseline, scale = expected
+            presence.silent = True
+            moment = datetime.fromtimestamp(presence.last_start + presence.size, UTC)
+            tags = dict(key[2])
+            event = AnomalyEvent(
+                event_id=uuid.uuid5(_ID_NAMESPACE, f"{key!r}|silence|{moment.isoformat()}"),
+                source_module=_module(tags),
+                anomaly_type=AnomalyType.FREQUENCY_ANOMALY,
+                anomaly_score=round(
+                    logistic_score(
+                        baseline / scale, self.config.z_at_alert, self.config.z_softness
+                    ),
+                    6,
+                ),
+                baseline=baseline,
+                observed=0.0,
+                deviation=-baseline,
+                timestamp=moment,
+                metric=key[0],
+            )
+            self._silences[key] = event
+            series = (f"{key[0]}@{key[1]}", key[2])
+            alerts.append(Alert(event, Phase.STARTED, series, round(presence.size)))
+        return alerts
+
+    # ------------------------------------------------------------------ distribution
+    def _shape(
+        self,
+        key: tuple[str, str, tuple[tuple[str, str], ...]],
+        metric: AggregatedMetric,
+        value: float,
+        scored: Scored,
+    ) -> list[Alert]:
+        """Distribution shift: the tail-to-median ratio moves while the mean holds.
+
+        p99/p50 is scale-free: a rollout that makes half the requests faster and
+        the rest slower keeps the mean but widens it; a uniform slowdown moves
+        both and stays a spike.
+        """
+        values = metric.values
+        assert isinstance(values, StatisticalMeasures)
+        if values.p50 <= 0:
+            return []
+        name = f"{metric.name}.p99_over_p50"
+        shape_key = (name, key[1], key[2])
+        start = metric.window_start.timestamp()
+        mean = self._means.setdefault(key, SeriesDetector(self.config)).update(start, values.avg)
+        ratio = values.p99 / values.p50
+        shape = self._shapes.setdefault(key, SeriesDetector(self.config)).update(start, ratio)
+        steady_mean = mean.score < self.config.alert_score
+        kind = AnomalyType.DISTRIBUTION_SHIFT if shape.anomaly_type and steady_mean else None
+        return self._episode(shape_key, name, metric.tags, metric.window_start, ratio, shape, kind)

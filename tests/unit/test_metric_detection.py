@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from pipeline.metric_detection import MetricDetectors
+from pipeline.metric_detection import MetricDetectors, Phase
 from pipeline.models.correlation import AnomalyType
 from pipeline.models.events import SourceModule
 from pipeline.models.metrics import (
@@ -44,9 +44,9 @@ def test_latency_p95_spike_alerts_once_with_the_series_module() -> None:
     alerts = []
     for minute in range(60):
         p95 = 800 + rng.normal(0, 20) + (2_000 if 40 <= minute < 43 else 0)
-        event = detectors.observe(_metric(minute, _stats(p95), "llm_latency.total_ms", tags))
-        if event is not None:
-            alerts.append((minute, event))
+        for alert in detectors.observe(_metric(minute, _stats(p95), "llm_latency.total_ms", tags)):
+            if alert.phase is not Phase.ENDED:
+                alerts.append((minute, alert.event))
     critical = [(m, e) for m, e in alerts if e.anomaly_score >= 0.8]
     assert [m for m, _ in critical] == [40], alerts
     assert len(alerts) <= 2, "a non-critical blip at most besides the incident"
@@ -68,9 +68,83 @@ def test_counter_collapse_is_a_frequency_anomaly_and_series_are_separate() -> No
             if model == "a" and minute >= 45:
                 count = 10  # the module went almost silent
             values = CounterValues(value=count, rate=count / 60)
-            event = detectors.observe(_metric(minute, values, "hub_events.count", {"m": model}))
-            if event is not None:
-                kinds.append((minute, model, event.anomaly_type))
+            for alert in detectors.observe(
+                _metric(minute, values, "hub_events.count", {"m": model})
+            ):
+                if alert.phase is Phase.STARTED:
+                    kinds.append((minute, model, alert.event.anomaly_type))
     assert kinds and kinds[0] == (45, "a", AnomalyType.FREQUENCY_ANOMALY), kinds
     assert all(model == "a" for _, model, _ in kinds)
     assert detectors.series == 2
+
+
+def test_an_episode_starts_once_and_ends_with_the_same_id_and_its_peak() -> None:
+    rng = np.random.default_rng(5)
+    detectors = MetricDetectors()
+    tags = {"model_id": "m", "source_module": "llm-observatory"}
+    alerts = []
+    for minute in range(60):
+        p95 = 800 + rng.normal(0, 20) + (2_000 if 40 <= minute < 44 else 0)
+        alerts += [
+            (minute, a) for a in detectors.observe(_metric(minute, _stats(p95), "lat", tags))
+        ]
+    started = [(m, a) for m, a in alerts if a.phase is Phase.STARTED]
+    ended = [(m, a) for m, a in alerts if a.phase is Phase.ENDED]
+    (start, *_) = [a for m, a in started if m == 40]
+    (end_minute, end), *_ = [(m, a) for m, a in ended if a.event.event_id == start.event.event_id]
+    cooldown = detectors.config.cooldown
+    assert end_minute == 44 + cooldown - 1  # three quiet windows after the last bad one
+    assert end.event.timestamp == start.event.timestamp  # the episode's start, as its id
+    assert end.event.anomaly_score >= start.event.anomaly_score  # the peak
+    assert end.ended_at is not None and end.ended_at.timestamp() == T0 + 60 * end_minute
+    assert abs(end.event.deviation) < 200  # the value that ended it is back near normal
+
+
+def _counter(minute: int, count: int, model: str) -> AggregatedMetric:
+    return _metric(minute, CounterValues(value=count, rate=count / 60), "hub_events.count",
+                   {"m": model, "source_module": "llm-cost-ops"})  # fmt: skip
+
+
+def test_a_series_that_stops_publishing_is_a_silence_alert_until_it_returns() -> None:
+    rng = np.random.default_rng(6)
+    detectors = MetricDetectors()
+    returns, silences = [], []
+    for minute in range(60):
+        detectors.observe(_counter(minute, int(rng.poisson(300)), "other"))
+        if not 40 <= minute < 50:  # "quiet" stops sending anything for ten minutes
+            returns += detectors.observe(_counter(minute, int(rng.poisson(300)), "quiet"))
+        if minute % 7 == 0:  # a sparse series: never "usually talks"
+            detectors.observe(_counter(minute, 3, "sparse"))
+        silences += [(minute, a) for a in detectors.silences()]
+    assert [m for m, _ in silences] == [42], silences  # 40, 41, 42 closed without it
+    alert = silences[0][1]
+    assert alert.phase is Phase.STARTED and alert.event.observed == 0
+    assert alert.event.anomaly_type is AnomalyType.FREQUENCY_ANOMALY
+    assert alert.event.anomaly_score >= 0.8 and 250 < alert.event.baseline < 350
+    assert alert.event.timestamp.timestamp() == T0 + 60 * 40  # the first missing window
+    assert alert.event.source_module is SourceModule.LLM_COST_OPS
+    (back,) = [a for a in returns if a.event.event_id == alert.event.event_id]
+    assert back.phase is Phase.ENDED and back.ended_at is not None
+    assert back.ended_at.timestamp() == T0 + 60 * 50  # the window it came back in
+
+
+def test_a_wider_distribution_with_the_same_mean_is_a_distribution_shift() -> None:
+    rng = np.random.default_rng(7)
+    detectors = MetricDetectors()
+    kinds = []
+    for minute in range(60):
+        if minute < 40:
+            values = rng.normal(800, 50, 400)
+        else:  # a rollout: half the requests faster, half slower; the mean holds
+            values = np.concatenate((rng.normal(500, 50, 200), rng.normal(1100, 50, 200)))
+        stats = StatisticalMeasures(
+            avg=float(values.mean()), min=float(values.min()), max=float(values.max()),
+            p50=float(np.percentile(values, 50)), p95=float(np.percentile(values, 95)),
+            p99=float(np.percentile(values, 99)), stddev=float(values.std()),
+            count=values.size, sum=float(values.sum()),
+        )  # fmt: skip
+        for alert in detectors.observe(_metric(minute, stats, "lat", {"model_id": "m"})):
+            if alert.phase is Phase.STARTED:
+                kinds.append((minute, alert.event.metric, alert.event.anomaly_type))
+    shifts = [k for k in kinds if k[2] is AnomalyType.DISTRIBUTION_SHIFT]
+    assert shifts and shifts[0][:2] == (40, "lat.p99_over_p50"), kinds
