@@ -139,6 +139,44 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return 1 if report.problems else 0
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    """Labelled incident traffic: labels as JSON; the 1-minute metrics as JSON Lines."""
+    import json
+
+    from pipeline.scenarios import INCIDENT_KINDS, Scenario
+
+    kinds = tuple(k for k in args.incidents.split(",") if k) if args.incidents else ()
+    unknown = sorted(set(kinds) - set(INCIDENT_KINDS))
+    if unknown:
+        print(f"hub simulate: unknown incidents {unknown}; known: {INCIDENT_KINDS}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    scenario = Scenario(args.seed, days=args.days, incidents=kinds, quiet_days=args.quiet_days)
+    with open(args.labels, "w", encoding="utf-8") as dst:
+        json.dump([label.to_json() for label in scenario.labels], dst, indent=2)
+    written = 0
+    with open(args.metrics, "w", encoding="utf-8") as dst:
+        for i, minute in enumerate(scenario.traffic()):
+            for metric in scenario.metrics(minute):
+                dst.write(metric.to_wire() + "\n")
+                written += 1
+            if i % 1440 == 0:
+                print(f"hub simulate: day {i // 1440 + 1} of {args.days:g}", file=sys.stderr)
+    print(f"hub simulate: {len(scenario.labels)} incidents -> {args.labels}; "
+          f"{written} metrics -> {args.metrics}", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from pipeline.evaluation import evaluate, format_summary
+
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print(f"hub evaluate: {len(seeds)} seeds x {args.days:g} days, plus as many "
+          "incident-free runs ...", file=sys.stderr)  # fmt: skip
+    print(format_summary(evaluate(seeds, days=args.days)))
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from agents.bench.command import run_bench
     from agents.settings import load_settings
@@ -219,6 +257,24 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--metric", help="metric name in the alerts (default: file name)")
     detect.add_argument("--module", default="llm-analytics-hub", help="source module")
     detect.set_defaults(func=_cmd_detect)
+
+    simulate = sub.add_parser("simulate", help="labelled incident traffic (metrics + labels)")
+    simulate.add_argument("--days", type=float, default=2.0)
+    simulate.add_argument("--quiet-days", type=float, default=1.0, help="before any incident")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument(
+        "--incidents",
+        default="prompt_injection,provider_outage,runaway_tenant,latency_drift,rollout_shift",
+        help="comma-separated incident kinds ('' for none)",
+    )
+    simulate.add_argument("--labels", required=True, help="incident labels as JSON")
+    simulate.add_argument("--metrics", required=True, help="1-minute metrics as JSON Lines")
+    simulate.set_defaults(func=_cmd_simulate)
+
+    evaluate = sub.add_parser("evaluate", help="score detection and root cause on scenarios")
+    evaluate.add_argument("--seeds", default="101,102,103,104,105")
+    evaluate.add_argument("--days", type=float, default=2.0)
+    evaluate.set_defaults(func=_cmd_evaluate)
 
     bench = sub.add_parser("bench", help="throughput, accuracy and delay vs. peers, one run")
     bench.add_argument("--events", type=int, default=100_000)

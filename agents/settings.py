@@ -108,7 +108,7 @@ def load_settings() -> Settings:
         security=security,
         allowed_lateness_s=_env_float("HUB_ALLOWED_LATENESS_S", 2.0),
         window_grace_s=_env_float("HUB_WINDOW_GRACE_S", 0.0),
-        heartbeat_interval_s=_env_float("HUB_HEARTBEAT_INTERVAL_S", 0.5),
+        heartbeat_interval_s=_env_float("HUB_HEARTBEAT_INTERVAL_S", 0.25),
         max_message_bytes=_env_int("HUB_MAX_MESSAGE_BYTES", 1_048_576),
         max_future_skew_s=_env_float("HUB_MAX_FUTURE_SKEW_S", 3600.0),
         max_past_age_s=_env_float("HUB_MAX_PAST_AGE_S", 400 * 86400.0),

@@ -49,7 +49,15 @@ class DetectorConfig:
     shift_z: float = 2.5
     sustain: int = 6
     cooldown: int = 3
+    confirm: int = 2
+    """Alerting points in a row that open an episode: one heavy-tailed window is noise."""
+    instant_score: float = 0.97
+    """...unless a single point scores this much (|z| ≈ 6.8): no need to wait for it."""
     seasonal_min_cycles: int = 2
+    log_scale: bool = False
+    """Score log(value): for positive, right-skewed values (latency percentiles, spend),
+    whose noise is relative; the baseline and deviation are still reported as values."""
+    log_floor: float = 1e-9
     seasonal_tolerance_s: float = 0.0
     """Points whose time of day is within this of each other share a seasonal slot
     (0: the series' own spacing is used)."""
@@ -67,6 +75,8 @@ class Scored:
     anomaly_type: AnomalyType | None
     episode_start: bool = False
     episode_end: bool = False
+    since: float | None = None
+    """With ``episode_start``: the first alerting point of the run that opened it."""
 
 
 def logistic_score(z: float, center: float, softness: float) -> float:
@@ -85,29 +95,46 @@ class SeriesDetector:
     _in_episode: bool = False
     _peak: float = 0.0
     _quiet: int = 0
+    _pending: int = 0  # alerting points in a row before an episode opens
+    _pending_since: float = 0.0
 
-    def update(self, timestamp: float, value: float) -> Scored:
+    def update(self, timestamp: float, value: float, unit: float = 0.0) -> Scored:
+        """Score one point. ``unit`` > 0: the value is a sum of a Poisson number of
+        events each about ``unit`` in size (a count: 1; spend: the mean spend per
+        event), so its noise is at least ``sqrt(baseline × unit)``, however calm the
+        recent past was: a count of 1.5 a minute that reads 6 is not an incident."""
         cfg = self.config
         self._learn_step(timestamp)
+        x = math.log(max(value, cfg.log_floor)) if cfg.log_scale else value
         if len(self._residuals) < cfg.warmup:
             level = self._level(timestamp)
-            self._remember(timestamp, value, 0.0 if level is None else value - level)
+            self._remember(timestamp, x, 0.0 if level is None else x - level)
             return Scored(timestamp, value, 0.0, None, 0.0, None)
-        baseline, scale = self._baseline(timestamp)
-        z = (value - baseline) / scale
+        center, scale = self._baseline(timestamp)
+        baseline = math.exp(center) if cfg.log_scale else center
+        if unit > 0:  # compound Poisson: variance = level × unit (relative: unit / level)
+            level = max(baseline, unit)
+            noise = math.sqrt(unit / level) if cfg.log_scale else math.sqrt(level * unit)
+            scale = max(scale, noise)
+        z = (x - center) / scale
         score = logistic_score(z, cfg.z_at_alert, cfg.z_softness)
         kind: AnomalyType | None = AnomalyType.SPIKE if z > 0 else AnomalyType.DROP
-        shift_score = self._track_shift(z, value - baseline)
+        shift_score = self._track_shift(z, x - center)
         if shift_score >= cfg.alert_score:
             score, kind = max(score, shift_score), AnomalyType.PATTERN_DEVIATION
         alerting = score >= cfg.alert_score
         if not alerting:
             kind = None
-            self._remember(timestamp, value, value - baseline)
+            self._remember(timestamp, x, x - center)
         elif len(self._run) >= 2 * cfg.sustain:
             self._rebase()
+        if alerting and not self._pending:
+            self._pending_since = timestamp
         start, end = self._episode(alerting, score)
-        return Scored(timestamp, value, score, baseline, value - baseline, kind, start, end)
+        since = self._pending_since if start else None
+        return Scored(
+            timestamp, value, score, baseline, value - baseline, kind, start, end, since
+        )
 
     # ------------------------------------------------------------------ baseline
     def _level(self, timestamp: float) -> float | None:
@@ -130,7 +157,8 @@ class SeriesDetector:
         residuals = list(self._residuals)
         center = statistics.median(residuals)
         spread = 1.4826 * statistics.median(abs(r - center) for r in residuals)
-        floor = self.config.min_relative_scale * max(abs(level), 1e-12)
+        relative = self.config.min_relative_scale
+        floor = relative if self.config.log_scale else relative * max(abs(level), 1e-12)
         return level, max(spread, floor, 1e-12)
 
     def _remember(self, timestamp: float, value: float, residual: float) -> None:
@@ -182,6 +210,10 @@ class SeriesDetector:
         if alerting:
             self._quiet = 0
             if not self._in_episode:
+                self._pending += 1
+                if self._pending < self.config.confirm and score < self.config.instant_score:
+                    return False, False
+                self._pending = 0
                 self._in_episode, self._peak = True, score
                 return True, False
             if score >= CRITICAL_SCORE > self._peak:
@@ -189,6 +221,7 @@ class SeriesDetector:
                 return True, False
             self._peak = max(self._peak, score)
             return False, False
+        self._pending = 0
         if self._in_episode:
             self._quiet += 1
             if self._quiet >= self.config.cooldown:

@@ -10,8 +10,8 @@ collapse in counts is a frequency anomaly) and the value for gauges. Besides:
 * **Silence**: a counter series that published every window for a while and
   stops altogether is a frequency anomaly too (``silences``): no window, no
   count, so the plain detector never sees it.
-* **Distribution shift**: p99/p50 of a statistics series moving while its mean
-  holds (``_shape``).
+* **Distribution shift**: the coefficient of variation of a statistics series
+  moving while its mean holds (``_shape``).
 
 Detector state lives in memory: a restarted worker warms up again.
 """
@@ -19,7 +19,7 @@ Detector state lives in memory: a restarted worker warms up again.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 
@@ -67,6 +67,26 @@ def _module(tags: dict[str, str]) -> SourceModule:
         return SourceModule.LLM_ANALYTICS_HUB
 
 
+def _unit(metric: AggregatedMetric, counter: bool) -> float:
+    """Size of one event's contribution when the scored value is a total (see update)."""
+    if counter:
+        return 1.0
+    values = metric.values
+    if isinstance(values, StatisticalMeasures) and metric.name.endswith("_usd") and values.count:
+        return abs(values.sum) / values.count
+    return 0.0
+
+
+def _is_duration(metric: AggregatedMetric) -> bool:
+    """Latency-like statistics: positive and right-skewed, their noise relative. Their
+    p95 is scored on a log scale and their spread watched for distribution shifts."""
+    return isinstance(metric.values, StatisticalMeasures) and metric.name.endswith("_ms")
+
+
+SHAPE_MIN_COUNT = 30
+"""Values a window needs before its spread is scored: fewer say little about shape."""
+
+
 def key_size(key: tuple[str, str, tuple[tuple[str, str], ...]]) -> int:
     """Window seconds of a detector key (its second part is the window label)."""
     return TimeWindow(key[1]).seconds
@@ -94,6 +114,9 @@ class Alert:
     key: SeriesKey
     window_s: int
     ended_at: datetime | None = None
+    raised_at: datetime | None = None
+    """The window whose result raised it (an episode opens once confirmed, see
+    ``DetectorConfig.confirm``; ``event.timestamp`` is its first alerting window)."""
 
 
 @dataclass(slots=True)
@@ -148,10 +171,13 @@ class MetricDetectors:
     def series(self) -> int:
         return len(self._detectors)
 
-    def _detector(self, key: tuple[str, str, tuple[tuple[str, str], ...]]) -> SeriesDetector:
+    def _detector(
+        self, key: tuple[str, str, tuple[tuple[str, str], ...]], log_scale: bool = False
+    ) -> SeriesDetector:
         detector = self._detectors.get(key)
         if detector is None:
-            detector = self._detectors[key] = SeriesDetector(self.config)
+            config = replace(self.config, log_scale=True) if log_scale else self.config
+            detector = self._detectors[key] = SeriesDetector(config)
         return detector
 
     def observe(self, metric: AggregatedMetric) -> list[Alert]:
@@ -164,12 +190,14 @@ class MetricDetectors:
         size = (metric.window_end - metric.window_start).total_seconds()
         self._latest[size] = max(self._latest.get(size, start), start)
         alerts = self._presence_seen(key, start, size, metric, value)
-        scored = self._detector(key).update(start, value)
+        scored = self._detector(key, _is_duration(metric)).update(
+            start, value, _unit(metric, counter)
+        )
         kind = scored.anomaly_type
         if counter and kind in (AnomalyType.SPIKE, AnomalyType.DROP):
             kind = AnomalyType.FREQUENCY_ANOMALY
         alerts += self._episode(key, name, metric.tags, moment, value, scored, kind)
-        if isinstance(metric.values, StatisticalMeasures):
+        if _is_duration(metric):
             alerts += self._shape(key, metric, value, scored)
         return alerts
 
@@ -186,6 +214,7 @@ class MetricDetectors:
         series = (f"{name}@{key[1]}", key[2])
         open_episode = self._episodes.get(key)
         if scored.episode_start and kind is not None and scored.baseline is not None:
+            raised, moment = moment, datetime.fromtimestamp(scored.since or 0.0, UTC)
             event = AnomalyEvent(
                 event_id=uuid.uuid5(_ID_NAMESPACE, f"{key!r}|{moment.isoformat()}"),
                 source_module=_module(tags),
@@ -199,14 +228,14 @@ class MetricDetectors:
             )
             if open_episode is None:
                 self._episodes[key] = _Episode(event, scored.score)
-                return [Alert(event, Phase.STARTED, series, key_size(key))]
+                return [Alert(event, Phase.STARTED, series, key_size(key), raised_at=raised)]
             # escalation: the same episode (id, start), now in the critical band
             update = event.model_copy(
                 update={"event_id": open_episode.event.event_id,
                         "timestamp": open_episode.event.timestamp}
             )  # fmt: skip
             open_episode.peak = max(open_episode.peak, scored.score)
-            return [Alert(update, Phase.ESCALATED, series, key_size(key))]
+            return [Alert(update, Phase.ESCALATED, series, key_size(key), raised_at=raised)]
         if open_episode is not None and scored.score >= self.config.alert_score:
             open_episode.peak = max(open_episode.peak, scored.score)
         if scored.episode_end and open_episode is not None:
@@ -218,7 +247,7 @@ class MetricDetectors:
                     "deviation": value - open_episode.event.baseline,
                 }
             )
-            return [Alert(ended, Phase.ENDED, series, key_size(key), ended_at=moment)]
+            return [Alert(ended, Phase.ENDED, series, key_size(key), moment, moment)]
         return []
 
     # ------------------------------------------------------------------ silence
@@ -249,7 +278,8 @@ class MetricDetectors:
         back = {"observed": value, "deviation": value - silence.baseline}
         ended = silence.model_copy(update=back)
         series = (f"{key[0]}@{key[1]}", key[2])
-        return [Alert(ended, Phase.ENDED, series, round(size), metric.window_start)]
+        back_at = metric.window_start
+        return [Alert(ended, Phase.ENDED, series, round(size), back_at, back_at)]
 
     def silences(self) -> list[Alert]:
         """Counter series that usually publish every window and stopped: one alert each.
@@ -289,7 +319,8 @@ class MetricDetectors:
             )
             self._silences[key] = event
             series = (f"{key[0]}@{key[1]}", key[2])
-            alerts.append(Alert(event, Phase.STARTED, series, round(presence.size)))
+            raised = datetime.fromtimestamp(self._latest[presence.size], UTC)
+            alerts.append(Alert(event, Phase.STARTED, series, round(presence.size), None, raised))
         return alerts
 
     # ------------------------------------------------------------------ distribution
@@ -300,21 +331,23 @@ class MetricDetectors:
         value: float,
         scored: Scored,
     ) -> list[Alert]:
-        """Distribution shift: the tail-to-median ratio moves while the mean holds.
+        """Distribution shift: the coefficient of variation moves while the mean holds.
 
-        p99/p50 is scale-free: a rollout that makes half the requests faster and
-        the rest slower keeps the mean but widens it; a uniform slowdown moves
-        both and stays a spike.
+        stddev/avg is scale-free and, unlike a ratio of tail percentiles, stable on a
+        few dozen values: a rollout that makes half the requests faster and the rest
+        slower keeps the mean but widens it; a uniform slowdown moves both and stays
+        a spike of the p95. Windows with fewer than ``SHAPE_MIN_COUNT`` values are
+        not scored.
         """
         values = metric.values
         assert isinstance(values, StatisticalMeasures)
-        if values.p50 <= 0:
+        if values.count < SHAPE_MIN_COUNT or values.avg <= 0:
             return []
-        name = f"{metric.name}.p99_over_p50"
+        name = f"{metric.name}.cv"
         shape_key = (name, key[1], key[2])
         start = metric.window_start.timestamp()
         mean = self._means.setdefault(key, SeriesDetector(self.config)).update(start, values.avg)
-        ratio = values.p99 / values.p50
+        ratio = values.stddev / values.avg
         shape = self._shapes.setdefault(key, SeriesDetector(self.config)).update(start, ratio)
         steady_mean = mean.score < self.config.alert_score
         kind = AnomalyType.DISTRIBUTION_SHIFT if shape.anomaly_type and steady_mean else None

@@ -1,0 +1,210 @@
+"""Scores the detectors and the correlator against labelled scenarios (docs/EVALUATION.md).
+
+Runs the streaming logic exactly as the detection task does (``MetricDetectors``,
+``silences`` after each window, one ``AnomalyCorrelator`` for 1-minute windows)
+over a :class:`~pipeline.scenarios.Scenario`'s metrics and matches what it
+raised with the labels:
+
+* an alert (episode start) **belongs** to an incident when its series is one of
+  the incident's affected series (metric name equal, label tags a subset of the
+  alert's) and it started between one window before the incident and
+  ``tail_windows`` after its end; otherwise it is a **false alert**;
+* an incident is **detected** when at least one alert belongs to it; its
+  **delay** is the window whose result *raised* its first alert minus the
+  incident's first window (an episode is dated at its first alerting window,
+  but is only raised once confirmed);
+* its **root cause is correct** when the root of the last correlation holding one
+  of its alerts is an alert on the labelled root series; an incident with a
+  single affected series (no correlation to make) counts as correct when its
+  first alert is on that series;
+* **precision** = alerts that belong to an incident / all alerts; **recall** =
+  detected incidents / incidents; false critical alerts (score ≥ 0.8) are
+  counted per simulated day on incident-free scenarios.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
+from pipeline.detection import CRITICAL_SCORE
+from pipeline.metric_detection import Alert, MetricDetectors, Phase, observed_value, series_key
+from pipeline.models.correlation import AnomalyCorrelation
+from pipeline.scenarios import DAY, MINUTE, IncidentLabel, Scenario, SeriesId
+
+
+@dataclass(slots=True)
+class IncidentResult:
+    label: IncidentLabel
+    detected: bool
+    delay_windows: float | None
+    root_correct: bool
+
+
+@dataclass(slots=True)
+class RunResult:
+    seed: int
+    days: float
+    incidents: list[IncidentResult] = field(default_factory=list)
+    alerts: int = 0
+    false_alerts: int = 0
+    false_critical: int = 0
+
+
+def _series(alert: Alert) -> SeriesId:
+    name = alert.key[0].rsplit("@", 1)[0]
+    return name, alert.key[1]
+
+
+def _matches(series: SeriesId, label_series: SeriesId) -> bool:
+    return series[0] == label_series[0] and set(label_series[1]) <= set(series[1])
+
+
+def _belongs(alert: Alert, label: IncidentLabel, tail_windows: int) -> bool:
+    t = alert.event.timestamp.timestamp()
+    if not label.start - MINUTE <= t <= label.end + tail_windows * MINUTE:
+        return False
+    return any(_matches(_series(alert), s) for s in label.affected)
+
+
+def run_scenario(scenario: Scenario, tail_windows: int = 5) -> RunResult:
+    """Detect and correlate over the scenario; score against its labels."""
+    detectors = MetricDetectors()
+    correlator = AnomalyCorrelator(CorrelatorConfig(window_s=600.0, step_s=MINUTE))
+    started: list[Alert] = []
+    correlations: list[AnomalyCorrelation] = []
+    for minute in scenario.traffic():
+        alerts: list[Alert] = []
+        for metric in scenario.metrics(minute):
+            correlator.observe(
+                series_key(metric), metric.window_start.timestamp(), observed_value(metric)[1]
+            )
+            alerts += detectors.observe(metric)
+        alerts += detectors.silences()
+        for alert in alerts:
+            if alert.phase is not Phase.STARTED:
+                continue
+            started.append(alert)
+            correlation = correlator.add_anomaly(alert.key, alert.event)
+            if correlation is not None:
+                correlations.append(correlation)
+    result = RunResult(scenario.seed, scenario.minutes * MINUTE / DAY)
+    result.alerts = len(started)
+    owners: dict[int, list[IncidentLabel]] = defaultdict(list)
+    for i, alert in enumerate(started):
+        for label in scenario.labels:
+            if _belongs(alert, label, tail_windows):
+                owners[i].append(label)
+        if not owners[i]:
+            result.false_alerts += 1
+            result.false_critical += alert.event.anomaly_score >= CRITICAL_SCORE
+    by_id = {alert.event.event_id: alert for alert in started}
+    for label in scenario.labels:
+        mine = [started[i] for i, labels in owners.items() if label in labels]
+        mine.sort(key=lambda a: a.event.timestamp)
+        if not mine:
+            result.incidents.append(IncidentResult(label, False, None, False))
+            continue
+        raised = min((a.raised_at or a.event.timestamp).timestamp() for a in mine)
+        delay = max((raised - label.start) / MINUTE, 0.0)  # when it was raised, not dated
+        root_ok = _root_correct(label, mine, correlations, by_id)
+        result.incidents.append(IncidentResult(label, True, delay, root_ok))
+    return result
+
+
+def _root_correct(
+    label: IncidentLabel,
+    mine: list[Alert],
+    correlations: list[AnomalyCorrelation],
+    by_id: dict[object, Alert],
+) -> bool:
+    ids = {alert.event.event_id for alert in mine}
+    holding = [c for c in correlations if ids & {a.event_id for a in c.anomalies}]
+    if not holding:
+        return len(label.affected) == 1 and _matches(_series(mine[0]), label.root_cause)
+    root = holding[-1].root_cause
+    if root is None or root.root_event_id not in by_id:
+        return False
+    return _matches(_series(by_id[root.root_event_id]), label.root_cause)
+
+
+@dataclass(slots=True)
+class Summary:
+    runs: list[RunResult]
+    quiet_runs: list[RunResult]
+
+    def _incidents(self) -> list[IncidentResult]:
+        return [i for run in self.runs for i in run.incidents]
+
+    @property
+    def recall(self) -> float:
+        incidents = self._incidents()
+        return sum(i.detected for i in incidents) / len(incidents) if incidents else 0.0
+
+    @property
+    def precision(self) -> float:
+        alerts = sum(run.alerts for run in self.runs)
+        false = sum(run.false_alerts for run in self.runs)
+        return (alerts - false) / alerts if alerts else 0.0
+
+    @property
+    def root_cause_accuracy(self) -> float:
+        detected = [i for i in self._incidents() if i.detected]
+        return sum(i.root_correct for i in detected) / len(detected) if detected else 0.0
+
+    @property
+    def false_critical_per_day(self) -> float:
+        days = sum(run.days for run in self.quiet_runs)
+        return sum(run.false_critical for run in self.quiet_runs) / days if days else 0.0
+
+    @property
+    def false_alerts_per_day(self) -> float:
+        days = sum(run.days for run in self.quiet_runs)
+        return sum(run.false_alerts for run in self.quiet_runs) / days if days else 0.0
+
+    def per_kind(self) -> dict[str, dict[str, float]]:
+        table: dict[str, dict[str, float]] = {}
+        kinds = sorted({i.label.kind for i in self._incidents()})
+        for kind in kinds:
+            rows = [i for i in self._incidents() if i.label.kind == kind]
+            found = [i for i in rows if i.detected]
+            delays = sorted(i.delay_windows for i in found if i.delay_windows is not None)
+            table[kind] = {
+                "incidents": len(rows),
+                "recall": len(found) / len(rows),
+                "median_delay_windows": delays[len(delays) // 2] if delays else float("nan"),
+                "max_delay_windows": delays[-1] if delays else float("nan"),
+                "root_cause_correct": (
+                    sum(i.root_correct for i in found) / len(found) if found else 0.0
+                ),
+            }
+        return table
+
+
+def evaluate(seeds: list[int], days: float = 2.0, quiet_days: float = 1.0) -> Summary:
+    """Incident runs on ``seeds``; incident-free runs of the same length on seeds + 1000."""
+    runs = [run_scenario(Scenario(seed, days=days, quiet_days=quiet_days)) for seed in seeds]
+    quiet = [run_scenario(Scenario(seed + 1000, days=days, incidents=())) for seed in seeds]
+    return Summary(runs, quiet)
+
+
+def format_summary(summary: Summary) -> str:
+    lines = [
+        "| incident | incidents | recall | median delay (windows) | max delay | root cause |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for kind, row in summary.per_kind().items():
+        lines.append(
+            f"| {kind} | {row['incidents']:.0f} | {row['recall']:.2f} | "
+            f"{row['median_delay_windows']:.0f} | {row['max_delay_windows']:.0f} | "
+            f"{row['root_cause_correct']:.2f} |"
+        )
+    lines += [
+        "",
+        f"recall {summary.recall:.2f}, precision {summary.precision:.2f}, "
+        f"root cause correct {summary.root_cause_accuracy:.2f}",
+        f"incident-free: {summary.false_alerts_per_day:.2f} alerts/day, "
+        f"{summary.false_critical_per_day:.2f} critical/day",
+    ]
+    return "\n".join(lines)
