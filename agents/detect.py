@@ -21,7 +21,7 @@ from agents.counters import COUNTERS
 from pipeline.aggregates import parse_windows
 from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
 from pipeline.metric_detection import Alert, MetricDetectors, Phase, observed_value, series_key
-from pipeline.models.metrics import AggregatedMetric
+from pipeline.models.metrics import AggregatedMetric, TimeWindow
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,15 @@ async def _detect(records: list[Any]) -> None:
         await future
 
 
+def _label(alert: Alert) -> bytes:
+    """The alerted series' window (``1m``, ``5m``, ...): the AnomalyEvent shape has no field."""
+    window = next((w for w in TimeWindow if w.seconds == alert.window_s), None)
+    return (window.label if window is not None else f"{alert.window_s}s").encode()
+
+
 async def _publish(alert: Alert) -> list[Any]:
     """The alert (phase in the ``hub.episode`` header), and its incident if it completes one."""
-    headers = [("hub.episode", alert.phase.value.encode())]
+    headers = [("hub.episode", alert.phase.value.encode()), ("hub.window", _label(alert))]
     if alert.ended_at is not None:
         headers.append(("hub.episode.ended_at", alert.ended_at.isoformat().encode()))
     event = alert.event

@@ -17,7 +17,8 @@ with :class:`AnomalyCorrelation` messages for the correlations topic.
 * **Root cause**: the earliest anomaly; a tie within one window goes to the
   module that usually causes the others (security, then policy/governance,
   registry, observatory, cost: an attack drives latency and spend, never the
-  reverse), then to a specific measurement over the module's plain event count.
+  reverse), then to a specific measurement over the module's plain event count,
+  then errors before throughput before latency before tokens (``FAMILY_ORDER``).
   Confidence = strength × how clearly it led (1 when it was at least
   a window earlier than the next, 0.6 on a tie). The causal chain links the
   root to every other member, ``direct_cause`` within two windows, else
@@ -68,6 +69,18 @@ CAUSE_ORDER: dict[SourceModule, int] = {
 GENERIC_PREFIX = "hub_events."
 """Event counts per module: they move with every incident, so they are never its root
 when a specific measurement of the same module and minute is also anomalous."""
+
+FAMILY_ORDER = ("llm_errors", "llm_throughput", "llm_latency", "llm_token_usage")
+"""Within one module and window: failing requests cause retries and timeouts (latency),
+and latency lowers throughput; token counts follow requests."""
+
+
+def _family_rank(metric: str) -> int:
+    for rank, prefix in enumerate(FAMILY_ORDER):
+        if metric.startswith(prefix):
+            return rank
+    return len(FAMILY_ORDER)
+
 
 RECOMMENDATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -230,6 +243,7 @@ class AnomalyCorrelator:
                 m.anomaly.timestamp,
                 CAUSE_ORDER.get(m.anomaly.source_module, 9),
                 m.anomaly.metric.startswith(GENERIC_PREFIX),  # the specific measure explains more
+                _family_rank(m.anomaly.metric),
                 -m.anomaly.anomaly_score,
             ),
         )

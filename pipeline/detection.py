@@ -49,15 +49,21 @@ class DetectorConfig:
     shift_z: float = 2.5
     sustain: int = 6
     cooldown: int = 3
+    steady: bool = False
+    """The series has no rhythm or trend of its own (latency, its spread): compare a
+    sustained shift with the level before it began. Off for load-driven series, whose
+    daily ramps would look like one."""
+    drift: bool = False
+    """Also watch for slow creep: a CUSUM against a slow average (latency)."""
+    drift_alpha: float = 0.003
+    """Weight of each point in the slow average (a time constant of ~330 points)."""
+    drift_k: float = 0.5
+    drift_h: float = 12.0
     confirm: int = 2
     """Alerting points in a row that open an episode: one heavy-tailed window is noise."""
     instant_score: float = 0.97
     """...unless a single point scores this much (|z| ≈ 6.8): no need to wait for it."""
     seasonal_min_cycles: int = 2
-    log_scale: bool = False
-    """Score log(value): for positive, right-skewed values (latency percentiles, spend),
-    whose noise is relative; the baseline and deviation are still reported as values."""
-    log_floor: float = 1e-9
     seasonal_tolerance_s: float = 0.0
     """Points whose time of day is within this of each other share a seasonal slot
     (0: the series' own spacing is used)."""
@@ -96,6 +102,9 @@ class SeriesDetector:
     _peak: float = 0.0
     _quiet: int = 0
     _pending: int = 0  # alerting points in a row before an episode opens
+    _slow_mean: float | None = None
+    _cusum_hi: float = 0.0
+    _cusum_lo: float = 0.0
     _pending_since: float = 0.0
 
     def update(self, timestamp: float, value: float, unit: float = 0.0) -> Scored:
@@ -105,36 +114,37 @@ class SeriesDetector:
         recent past was: a count of 1.5 a minute that reads 6 is not an incident."""
         cfg = self.config
         self._learn_step(timestamp)
-        x = math.log(max(value, cfg.log_floor)) if cfg.log_scale else value
         if len(self._residuals) < cfg.warmup:
             level = self._level(timestamp)
-            self._remember(timestamp, x, 0.0 if level is None else x - level)
+            self._remember(timestamp, value, 0.0 if level is None else value - level)
             return Scored(timestamp, value, 0.0, None, 0.0, None)
-        center, scale = self._baseline(timestamp)
-        baseline = math.exp(center) if cfg.log_scale else center
-        if unit > 0:  # compound Poisson: variance = level × unit (relative: unit / level)
-            level = max(baseline, unit)
-            noise = math.sqrt(unit / level) if cfg.log_scale else math.sqrt(level * unit)
-            scale = max(scale, noise)
-        z = (x - center) / scale
+        baseline, scale = self._baseline(timestamp)
+        if unit > 0:  # compound Poisson: variance = level × unit
+            scale = max(scale, math.sqrt(max(baseline, unit) * unit))
+        z = (value - baseline) / scale
         score = logistic_score(z, cfg.z_at_alert, cfg.z_softness)
         kind: AnomalyType | None = AnomalyType.SPIKE if z > 0 else AnomalyType.DROP
-        shift_score = self._track_shift(z, x - center)
+        before = self._level_before_run(timestamp, baseline)
+        shift_score = self._track_shift((value - before) / scale, value - before)
+        drift_score = self._track_drift(value, baseline, scale)
+        if drift_score >= cfg.alert_score and not self._in_episode:
+            if not self._pending:
+                self._pending_since = timestamp
+            self._pending = max(self._pending, cfg.confirm - 1)  # CUSUM confirmed it already
+        shift_score = max(shift_score, drift_score)
         if shift_score >= cfg.alert_score:
             score, kind = max(score, shift_score), AnomalyType.PATTERN_DEVIATION
         alerting = score >= cfg.alert_score
         if not alerting:
             kind = None
-            self._remember(timestamp, x, x - center)
+            self._remember(timestamp, value, value - baseline)
         elif len(self._run) >= 2 * cfg.sustain:
             self._rebase()
         if alerting and not self._pending:
             self._pending_since = timestamp
         start, end = self._episode(alerting, score)
         since = self._pending_since if start else None
-        return Scored(
-            timestamp, value, score, baseline, value - baseline, kind, start, end, since
-        )
+        return Scored(timestamp, value, score, baseline, value - baseline, kind, start, end, since)
 
     # ------------------------------------------------------------------ baseline
     def _level(self, timestamp: float) -> float | None:
@@ -157,8 +167,7 @@ class SeriesDetector:
         residuals = list(self._residuals)
         center = statistics.median(residuals)
         spread = 1.4826 * statistics.median(abs(r - center) for r in residuals)
-        relative = self.config.min_relative_scale
-        floor = relative if self.config.log_scale else relative * max(abs(level), 1e-12)
+        floor = self.config.min_relative_scale * max(abs(level), 1e-12)
         return level, max(spread, floor, 1e-12)
 
     def _remember(self, timestamp: float, value: float, residual: float) -> None:
@@ -193,6 +202,40 @@ class SeriesDetector:
             return 0.0
         mean_z = statistics.fmean(abs(z_) for z_, _ in self._run[-cfg.sustain :])
         return logistic_score(mean_z, cfg.shift_z + 0.5, 0.4)
+
+    def _level_before_run(self, timestamp: float, level: float) -> float:
+        """For steady series, the level as it was ``sustain`` points ago: a shift too
+        small to alert on at once still enters the recent points and would drag the
+        recent level with it. Other series: the recent level (it follows their ramps)."""
+        cfg = self.config
+        if not cfg.steady:
+            return level
+        seasonal = self._seasonal.get(self._slot(timestamp))
+        if seasonal is not None and len(seasonal) >= cfg.seasonal_min_cycles:
+            return level  # the daily profile is already the slow reference
+        recent = list(self._recent)
+        if len(recent) < cfg.level_points + cfg.sustain:
+            return level
+        return statistics.median(recent[-(cfg.level_points + cfg.sustain) : -cfg.sustain])
+
+    def _track_drift(self, value: float, baseline: float, scale: float) -> float:
+        """CUSUM of the value against a slow average (hours): a creep too slow for the
+        recent level to notice adds up here. Only with ``config.drift``."""
+        cfg = self.config
+        if not cfg.drift:
+            return 0.0
+        if self._slow_mean is None:
+            self._slow_mean = baseline
+        step = max(-3.0, min(3.0, (value - self._slow_mean) / scale))  # one outlier: 3 at most
+        self._cusum_hi = max(0.0, self._cusum_hi + step - cfg.drift_k)
+        self._cusum_lo = max(0.0, self._cusum_lo - step - cfg.drift_k)
+        total = max(self._cusum_hi, self._cusum_lo)
+        if total < cfg.drift_h:
+            self._slow_mean += cfg.drift_alpha * (value - self._slow_mean)
+            return 0.0
+        self._cusum_hi = self._cusum_lo = 0.0
+        self._slow_mean = value  # the drifted level is the new reference
+        return logistic_score(cfg.z_at_alert * total / cfg.drift_h, cfg.z_at_alert, cfg.z_softness)
 
     def _rebase(self) -> None:
         """A shift that lasts is the new normal: the whole baseline (recent level and

@@ -14,9 +14,9 @@ raised with the labels:
   incident's first window (an episode is dated at its first alerting window,
   but is only raised once confirmed);
 * its **root cause is correct** when the root of the last correlation holding one
-  of its alerts is an alert on the labelled root series; an incident with a
-  single affected series (no correlation to make) counts as correct when its
-  first alert is on that series;
+  of its alerts is an alert on the labelled root series; an incident whose
+  alerts formed no correlation counts as correct when its first alert is on the
+  root series;
 * **precision** = alerts that belong to an incident / all alerts; **recall** =
   detected incidents / incidents; false critical alerts (score ≥ 0.8) are
   counted per simulated day on incident-free scenarios.
@@ -121,8 +121,8 @@ def _root_correct(
 ) -> bool:
     ids = {alert.event.event_id for alert in mine}
     holding = [c for c in correlations if ids & {a.event_id for a in c.anomalies}]
-    if not holding:
-        return len(label.affected) == 1 and _matches(_series(mine[0]), label.root_cause)
+    if not holding:  # a lone alert: it is its own root
+        return _matches(_series(mine[0]), label.root_cause)
     root = holding[-1].root_cause
     if root is None or root.root_event_id not in by_id:
         return False

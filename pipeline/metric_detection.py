@@ -78,8 +78,7 @@ def _unit(metric: AggregatedMetric, counter: bool) -> float:
 
 
 def _is_duration(metric: AggregatedMetric) -> bool:
-    """Latency-like statistics: positive and right-skewed, their noise relative. Their
-    p95 is scored on a log scale and their spread watched for distribution shifts."""
+    """Latency-like statistics: watched for slow drift, and their spread for shifts."""
     return isinstance(metric.values, StatisticalMeasures) and metric.name.endswith("_ms")
 
 
@@ -172,11 +171,11 @@ class MetricDetectors:
         return len(self._detectors)
 
     def _detector(
-        self, key: tuple[str, str, tuple[tuple[str, str], ...]], log_scale: bool = False
+        self, key: tuple[str, str, tuple[tuple[str, str], ...]], steady: bool = False
     ) -> SeriesDetector:
         detector = self._detectors.get(key)
         if detector is None:
-            config = replace(self.config, log_scale=True) if log_scale else self.config
+            config = replace(self.config, steady=True, drift=True) if steady else self.config
             detector = self._detectors[key] = SeriesDetector(config)
         return detector
 
@@ -190,9 +189,8 @@ class MetricDetectors:
         size = (metric.window_end - metric.window_start).total_seconds()
         self._latest[size] = max(self._latest.get(size, start), start)
         alerts = self._presence_seen(key, start, size, metric, value)
-        scored = self._detector(key, _is_duration(metric)).update(
-            start, value, _unit(metric, counter)
-        )
+        detector = self._detector(key, steady=_is_duration(metric))
+        scored = detector.update(start, value, _unit(metric, counter))
         kind = scored.anomaly_type
         if counter and kind in (AnomalyType.SPIKE, AnomalyType.DROP):
             kind = AnomalyType.FREQUENCY_ANOMALY
@@ -348,7 +346,8 @@ class MetricDetectors:
         start = metric.window_start.timestamp()
         mean = self._means.setdefault(key, SeriesDetector(self.config)).update(start, values.avg)
         ratio = values.stddev / values.avg
-        shape = self._shapes.setdefault(key, SeriesDetector(self.config)).update(start, ratio)
+        steady = replace(self.config, steady=True)
+        shape = self._shapes.setdefault(key, SeriesDetector(steady)).update(start, ratio)
         steady_mean = mean.score < self.config.alert_score
         kind = AnomalyType.DISTRIBUTION_SHIFT if shape.anomaly_type and steady_mean else None
         return self._episode(shape_key, name, metric.tags, metric.window_start, ratio, shape, kind)

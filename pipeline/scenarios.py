@@ -74,6 +74,11 @@ def latency_series(model: str) -> SeriesId:
     return ("llm_latency.total_latency_ms.p95", _tags("llm-observatory", model_id=model))
 
 
+def spread_series(model: str) -> SeriesId:
+    """Where a distribution shift of the model's latency is alerted (its spread)."""
+    return ("llm_latency.total_latency_ms.cv", _tags("llm-observatory", model_id=model))
+
+
 def error_series(model: str) -> SeriesId:
     return ("llm_errors.error_rate_percent.p95", _tags("llm-observatory", model_id=model))
 
@@ -189,7 +194,10 @@ class Scenario:
             tenant = TENANTS[int(rng.integers(0, len(TENANTS)))]
             series = tenant_spend_series(tenant)
             return IncidentLabel(kind, start, end, series, (series,))
-        series = latency_series(model)  # latency_drift, rollout_shift
+        if kind == "rollout_shift":
+            spread = spread_series(model)
+            return IncidentLabel(kind, start, end, spread, (spread, latency_series(model)))
+        series = latency_series(model)  # latency_drift
         return IncidentLabel(kind, start, end, series, (series,))
 
     # ------------------------------------------------------------------ traffic
