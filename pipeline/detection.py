@@ -57,7 +57,7 @@ class DetectorConfig:
     """Also watch for slow creep: a CUSUM against a slow average (latency)."""
     drift_alpha: float = 0.003
     """Weight of each point in the slow average (a time constant of ~330 points)."""
-    drift_k: float = 0.5
+    drift_k: float = 1.0
     drift_h: float = 12.0
     confirm: int = 2
     """Alerting points in a row that open an episode: one heavy-tailed window is noise."""

@@ -168,15 +168,27 @@ class Scenario:
         last = self.start + self.minutes * MINUTE
         order = list(kinds)
         rng.shuffle(order)
-        slot = (last - first) / max(len(order), 1)
-        labels = []
-        for i, kind in enumerate(order):
-            duration = {"latency_drift": 6 * 3600, "rollout_shift": 2 * 3600}.get(
+        durations = [
+            {"latency_drift": 6 * 3600, "rollout_shift": 2 * 3600}.get(
                 kind, int(rng.integers(10, 31)) * MINUTE
             )
-            room = max(slot - duration - 3600, MINUTE)
-            begin = first + i * slot + 1800 + float(rng.integers(0, int(room // MINUTE))) * MINUTE
+            for kind in order
+        ]
+        gap = 1800  # at least half an hour of normal traffic around each incident
+        free = last - first - sum(durations) - gap * (len(order) + 1)
+        if free < 0:
+            needed = (sum(durations) + gap * (len(order) + 1)) / 3600
+            raise ValueError(
+                f"{len(order)} incidents need {needed:.1f} h after the quiet days; the "
+                f"scenario has {(last - first) / 3600:.1f} h (raise --days)"
+            )
+        shares = rng.dirichlet(np.ones(len(order) + 1)) if order else np.ones(1)
+        labels = []
+        begin = first
+        for kind, duration, share in zip(order, durations, shares, strict=False):
+            begin += gap + (free * share) // MINUTE * MINUTE
             labels.append(self._label(kind, begin, begin + duration, rng))
+            begin += duration
         return labels
 
     def _label(
