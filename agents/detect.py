@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from aiokafka.errors import IllegalStateError
+
 from agents.app import app, catalogue, settings
 from agents.committed_consumer import run_committed
 from agents.counters import COUNTERS
@@ -22,6 +24,7 @@ from pipeline.aggregates import parse_windows
 from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
 from pipeline.metric_detection import Alert, MetricDetectors, Phase, observed_value, series_key
 from pipeline.models.metrics import AggregatedMetric, TimeWindow
+from pipeline.progress import caught_up
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +48,44 @@ CORRELATORS = {
 """One per window size: a metric's 1m and 1h alerts are one series seen twice, not two."""
 
 
+SILENCE_CHECK_S = 5.0
+"""How often silent series are looked for (only when the metric topics are read to
+their end: while catching up, a series in a partition not read yet is not silent)."""
+
+
 @app.task
 async def run_detection() -> None:
     await run_committed(
-        "detect", METRIC_TOPICS, DETECT_GROUP, _detect, max_records=1000, poll_ms=500
+        "detect",
+        METRIC_TOPICS,
+        DETECT_GROUP,
+        _detect,
+        max_records=1000,
+        poll_ms=500,
+        tick=(SILENCE_CHECK_S, _silences),
     )
+
+
+async def _silences(consumer: Any) -> None:
+    """Alert on series that stopped publishing, once every metric partition is read."""
+    tps = sorted(consumer.assignment())
+    if not tps:
+        return
+    ends = await consumer.end_offsets(tps)
+    positions = {}
+    for tp in tps:
+        try:
+            positions[f"{tp.topic}|{tp.partition}"] = await consumer.position(tp)
+        except IllegalStateError:
+            return  # revoked meanwhile: check next time
+    sources = {f"{tp.topic}|{tp.partition}": end for tp, end in ends.items()}
+    if len(caught_up(sources, positions)) < len(sources):
+        return
+    pending = []
+    for alert in DETECTORS.silences():
+        pending += await _publish(alert)
+    for future in pending:
+        await future
 
 
 async def _detect(records: list[Any]) -> None:
@@ -66,8 +102,6 @@ async def _detect(records: list[Any]) -> None:
         )
         for alert in DETECTORS.observe(metric):
             pending += await _publish(alert)
-    for alert in DETECTORS.silences():
-        pending += await _publish(alert)
     for future in pending:
         await future
 

@@ -282,8 +282,11 @@ class MetricDetectors:
     def silences(self) -> list[Alert]:
         """Counter series that usually publish every window and stopped: one alert each.
 
-        Call it after each batch of results. A series is silent once ``windows``
-        windows of its size have closed (for other series) since its last one.
+        Call it once every result published so far has been observed (the detection
+        task: when the metric topics are read to their end; while catching up, a
+        series whose partition was not read yet would look silent). A series is
+        silent once ``windows`` windows of its size have closed (for other series)
+        since its last one.
         """
         alerts = []
         for key, presence in self._presence.items():

@@ -9,6 +9,7 @@ import json
 import math
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,6 +137,22 @@ def test_incident_is_published_as_anomalies_and_one_correlation(
         (json.loads(r.value)["metric"], json.loads(r.value)["timestamp"], dict(r.headers))
         for r in records
     ]
+    if not holding:  # keep the evidence: which alerts arrived, in which order
+        dump = [
+            {"value": json.loads(r.value), "headers": {k: v.decode() for k, v in r.headers}}
+            for r in records
+        ]
+        Path("artifacts").mkdir(exist_ok=True)
+        Path("artifacts/anomaly-debug.json").write_text(
+            json.dumps(
+                {
+                    "anomalies": dump,
+                    "correlations": [json.loads(r.value) for r in correlations],
+                    "log": worker.log_tail(),
+                },
+                indent=1,
+            )
+        )
     assert holding, ([[(a.metric, a.timestamp) for a in c.anomalies] for c in published], arrivals)
     correlation = holding[-1]
     metrics = {a.metric for a in correlation.anomalies}
