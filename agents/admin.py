@@ -132,3 +132,19 @@ async def list_topics(settings: Settings, catalogue: Catalogue) -> list[dict[str
             }
         )
     return rows
+
+
+async def delete_topics(settings: Settings, catalogue: Catalogue) -> list[str]:
+    """Delete every topic of the catalogue and the app's own (changelogs): a sandbox reset."""
+    client = await _connect(settings)
+    try:
+        existing = set(await client.list_topics())
+        ours = {s.name for s in catalogue.topics} | {
+            name for name in existing if name.startswith(f"{settings.app_id}-")
+        }
+        doomed = sorted(ours & existing)
+        if doomed:
+            await client.delete_topics(doomed)
+    finally:
+        await client.close()
+    return doomed

@@ -21,7 +21,7 @@ def _cmd_infra(args: argparse.Namespace) -> int:
 
 
 def _cmd_topics(args: argparse.Namespace) -> int:
-    from agents.admin import apply_topics, list_topics
+    from agents.admin import apply_topics, delete_topics, list_topics
     from agents.settings import load_settings
     from pipeline.topics import load_catalogue
 
@@ -29,6 +29,15 @@ def _cmd_topics(args: argparse.Namespace) -> int:
     catalogue = load_catalogue(prefix=settings.topic_prefix, app_id=settings.app_id)
     if args.action == "apply":
         asyncio.run(apply_topics(settings, catalogue))
+        return 0
+    if args.action == "delete":
+        if not args.yes:
+            print("hub topics delete: this deletes every hub topic and its data for "
+                  f"prefix {settings.topic_prefix!r}, app {settings.app_id!r}; add --yes",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        deleted = asyncio.run(delete_topics(settings, catalogue))
+        print(f"hub topics delete: {len(deleted)} topics deleted")
         return 0
     rows = asyncio.run(list_topics(settings, catalogue))
     print(f"{'topic':40} {'role':13} {'parts':>5} {'retention':>10} {'cleanup':8} state")
@@ -62,7 +71,15 @@ def _cmd_produce(args: argparse.Namespace) -> int:
     if args.count is None and args.duration is None:
         args.duration = 10.0
     asyncio.run(
-        produce(args.rate, args.duration, args.count, args.batch, args.seed, args.every_variant)
+        produce(
+            args.rate,
+            args.duration,
+            args.count,
+            args.batch,
+            args.seed,
+            args.every_variant,
+            args.incident_history,
+        )
     )
     return 0
 
@@ -215,8 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     infra.add_argument("service", nargs="?", default="all", choices=["all", "kafka", "redis"])
     infra.set_defaults(func=_cmd_infra)
 
-    topics = sub.add_parser("topics", help="create/align (apply) or show (list) the topics")
-    topics.add_argument("action", choices=["apply", "list"])
+    topics = sub.add_parser(
+        "topics", help="create/align (apply), show (list) or delete (a sandbox reset) the topics"
+    )
+    topics.add_argument("action", choices=["apply", "list", "delete"])
+    topics.add_argument("--yes", action="store_true", help="confirm delete")
     topics.set_defaults(func=_cmd_topics)
 
     validate = sub.add_parser("validate", help="check JSON Lines events against the wire format")
@@ -231,6 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--seed", type=int, default=0)
     produce.add_argument(
         "--every-variant", action="store_true", help="start with one event of each payload type"
+    )
+    produce.add_argument(
+        "--incident-history",
+        action="store_true",
+        help="first send the past 46 minutes with a prompt-injection incident 6 minutes ago",
     )
     produce.set_defaults(func=_cmd_produce)
 

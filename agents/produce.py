@@ -17,14 +17,31 @@ async def produce(
     batch: int,
     seed: int,
     every_variant: bool,
+    incident_history: bool = False,
 ) -> int:
-    """Send events until ``count`` or ``duration`` is reached; prints progress each second."""
+    """Send events until ``count`` or ``duration`` is reached; prints progress each second.
+
+    ``incident_history``: first the past 46 minutes with a prompt-injection incident
+    6 minutes ago (:mod:`pipeline.incident_demo`), so detection has a baseline at once.
+    """
     sim = EventSimulator(seed=seed)
     sent = 0
-    started = time.monotonic()
-    next_report = started + 1.0
     async with HubProducer() as hub:
-        if every_variant:
+        if incident_history:
+            from pipeline.incident_demo import MINUTES
+            from pipeline.incident_demo import incident_history as history
+
+            start = (time.time() // 60 - MINUTES) * 60
+            events = history(start)  # the tested story (seed 7)
+            for event in events:
+                await hub.send(event)
+            await hub.flush()
+            sent += len(events)
+            print(f"produce: {len(events)} events of the past {MINUTES} minutes, "
+                  "a prompt-injection incident among them", flush=True)  # fmt: skip
+        started = time.monotonic()
+        next_report = started + 1.0
+        if every_variant and (count is None or sent < count):
             now = datetime.now(UTC)
             for variant in VARIANTS:
                 await hub.send(sim.make(variant, now))

@@ -18,10 +18,20 @@ def _pretty(value: bytes | None) -> str:
         return repr(value)
 
 
-def _summary(value: bytes | None) -> str:
-    """One line per aggregated metric: name, window, tags of note and its statistics."""
+def _summary(value: bytes | None, headers: dict[str, str] | None = None) -> str:
+    """One line per aggregated metric, anomaly or correlation: what a person scans for."""
     try:
         doc = json.loads(value or b"")
+        if "anomaly_type" in doc:
+            phase = (headers or {}).get("hub.episode", "")
+            window = (headers or {}).get("hub.window", "")
+            return (
+                f"{doc['timestamp']} {window:>3} {phase:9} {doc['anomaly_type']:18} "
+                f"{doc['metric']} ({doc['source_module']}): observed {doc['observed']:.6g} "
+                f"vs baseline {doc['baseline']:.6g}, score {doc['anomaly_score']:.2f}"
+            )
+        if "anomalies" in doc:
+            return _correlation_summary(doc)
         v, tags = doc["values"], doc["tags"]
         series = " ".join(f"{k}={tags[k]}" for k in ("model_id", "region") if k in tags)
         if "rate" in v:  # a counter
@@ -35,6 +45,28 @@ def _summary(value: bytes | None) -> str:
         )
     except (ValueError, KeyError, TypeError):
         return _pretty(value)
+
+
+def _correlation_summary(doc: dict) -> str:
+    alerts = {a["event_id"]: a for a in doc["anomalies"]}
+    root = doc.get("root_cause") or {}
+    cause = alerts.get(root.get("root_event_id", ""), {})
+    impact = doc["impact"]
+    lines = [
+        f"incident {doc['correlation_id']}: {len(alerts)} alerts across "
+        f"{', '.join(impact['affected_modules'])}; strength {doc['strength']:.2f}, "
+        f"severity {impact['severity']}",
+        f"  root cause: {cause.get('metric', '?')} ({cause.get('source_module', '?')}) "
+        f"at {cause.get('timestamp', '?')}, confidence {root.get('confidence', 0):.2f}",
+    ]
+    for link in root.get("causal_chain", []):
+        effect = alerts.get(link["to_event_id"], {})
+        lines.append(
+            f"  -> {link['relationship']} of {effect.get('metric', '?')} "
+            f"(+{link['time_delta_ms'] / 1000:.0f} s, strength {link['strength']:.2f})"
+        )
+    lines += [f"  do: {text}" for text in root.get("recommendations", [])]
+    return "\n".join(lines)
 
 
 async def tail(
@@ -70,7 +102,8 @@ async def tail(
                 if contains and contains.encode() not in (record.value or b""):
                     continue
                 if summary:
-                    print(_summary(record.value), flush=True)
+                    headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
+                    print(_summary(record.value, headers), flush=True)
                 else:
                     print(f"--- {record.topic}[{record.partition}]@{record.offset}")
                     for name, value in record.headers or ():

@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# make demo: topics, a worker, simulated traffic, and 1-minute latency metrics arriving.
+# make demo: topics, a worker, simulated traffic, 1-minute metrics arriving, and an
+# incident from the past hour turned into anomaly alerts and a root-caused correlation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HUB=.venv/bin/hub
 DURATION="${DEMO_SECONDS:-90}"
 mkdir -p .logs
 
+# The demo has its own topics and state, reset on every run: its story starts 46
+# minutes ago, which an earlier run's watermark would otherwise call late.
+export HUB_TOPIC_PREFIX="${HUB_TOPIC_PREFIX:-demo-}"
+export HUB_APP_ID="${HUB_APP_ID:-hub-demo}"
+export HUB_DATA_DIR="${HUB_DATA_DIR:-$PWD/.run/demo}"
+$HUB topics delete --yes
+rm -rf "$HUB_DATA_DIR"
+sleep 2  # topic deletion completes in the background
 $HUB topics apply
+echo "demo: producing the past 46 minutes (environment 'incident-replay'): one model's latency"
+echo "      and prompt-injection attempts, with a two-minute injection campaign 6 minutes ago"
+echo "      that slowed the model four-fold"
+$HUB produce --incident-history --count 0 > .logs/demo-history.log 2>&1
 echo "demo: starting a worker (log: .logs/demo-worker.log)"
 $HUB worker --loglevel warn > .logs/demo-worker.log 2>&1 &
 WORKER=$!
@@ -32,4 +45,10 @@ echo "demo: 1-minute windows close a few seconds after each minute ends; watchin
 $HUB tail hub.metrics.1m --contains llm_latency.total_latency_ms --summary --timeout "$((DURATION + 20))"
 wait "$PRODUCER" || true
 echo "demo: producer said: $(tail -n 1 .logs/demo-producer.log)"
+echo "demo: the incident, as the detection task saw it (hub.anomalies, 1-minute windows):"
+$HUB tail hub.anomalies --from-beginning --summary --timeout 5 | grep " 1m started" || true
+echo "demo: ... and as one incident with its root cause (hub.correlations):"
+$HUB tail hub.correlations --from-beginning --summary --timeout 5 --contains security_threats \
+  | awk '/^incident /{block=""} {block=block $0 "\n"} END{printf "%s", block}' || true
 echo "demo: more to look at: '$HUB tail hub.dead-letter --from-beginning', '$HUB topics list'"
+echo "demo: (its topics carry the prefix '$HUB_TOPIC_PREFIX'; run 'HUB_TOPIC_PREFIX=$HUB_TOPIC_PREFIX $HUB tail ...')"

@@ -11,32 +11,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from pipeline.incident_demo import INCIDENT_MINUTE, incident_history
 from pipeline.models.correlation import AnomalyCorrelation, AnomalyEvent, AnomalyType
-from pipeline.models.events import MitigationStatus, Severity, ThreatLevel, ThreatType
-from pipeline.simulate import EventSimulator
 from tests.integration.harness import Worker, collect, hub, produce_raw, run
 
-MODEL = "gpt-4o"
 METRIC = "llm_latency.total_latency_ms.p95"
 THREAT_METRIC = "security_threats.count"
-
-
-def _threat(sim: EventSimulator, moment: datetime) -> bytes:
-    """A prompt-injection threat with fixed attributes and tags: all of them one series."""
-    event = sim.make("security.threat", moment)
-    data = event.payload.data.model_copy(
-        update={
-            "threat_type": ThreatType.PROMPT_INJECTION,
-            "threat_level": ThreatLevel.HIGH,
-            "mitigation_status": MitigationStatus.DETECTED,
-        }
-    )
-    payload = event.payload.model_copy(update={"data": data})
-    fixed = {"payload": payload, "tags": {"region": "us-east-1"}, "severity": Severity.WARNING}
-    return event.model_copy(update=fixed).to_wire_bytes()
 
 
 @pytest.mark.integration
@@ -47,23 +29,11 @@ def test_incident_is_published_as_anomalies_and_one_correlation(
     prefix = env["HUB_TOPIC_PREFIX"]
     hub(env, "topics", "apply")
     start = math.floor((time.time() - 3600) / 60) * 60
-    rng = np.random.default_rng(7)
-    sim = EventSimulator(seed=7)
-    messages = []
-    incident_minute = 40
-    for minute in range(46):
-        latencies = rng.lognormal(math.log(800), 0.25, 20)
-        if incident_minute <= minute < incident_minute + 2:
-            latencies *= 4  # the provider slowed down four-fold for two minutes
-        for offset, value in zip(np.sort(rng.uniform(0, 60, 20)), latencies, strict=True):
-            moment = datetime.fromtimestamp(start + 60 * minute + float(offset), UTC)
-            event = sim.latency_event(moment, MODEL, float(np.round(value, 2)))
-            messages.append((prefix + "llm-observatory.events", event.to_wire_bytes()))
-        # a few injection attempts a minute; the campaign behind the slowdown: 40 a minute
-        threats = 40 if incident_minute <= minute < incident_minute + 2 else 2 + minute % 3
-        for offset in np.sort(rng.uniform(0, 60, threats)):
-            moment = datetime.fromtimestamp(start + 60 * minute + float(offset), UTC)
-            messages.append((prefix + "llm-sentinel.events", _threat(sim, moment)))
+    incident_minute = INCIDENT_MINUTE
+    messages = [
+        (f"{prefix}{event.source_module.value}.events", event.to_wire_bytes())
+        for event in incident_history(start)
+    ]
     run(produce_raw(kafka_bootstrap, messages))
 
     def one_minute(records: list) -> list:
