@@ -69,6 +69,18 @@ def test_apply_creates_then_is_idempotent_and_repairs_drift(
         row = metrics_1h_row()
     assert "90d" in row and row.endswith("ok")
 
+    refused = hub(env, "topics", "delete", check=False)
+    assert refused.returncode == 2 and "--yes" in refused.stderr  # never by accident
+    deleted = hub(env, "topics", "delete", "--yes").stdout
+    assert "topics deleted" in deleted and not deleted.startswith("hub topics delete: 0 ")
+    deadline = time.monotonic() + 15
+    gone = hub(env, "topics", "list", check=False).stdout
+    while " ok" in gone and time.monotonic() < deadline:  # deletion completes in the background
+        time.sleep(0.5)
+        gone = hub(env, "topics", "list", check=False).stdout
+    rows = [r for r in gone.splitlines() if r.startswith(prefix)]
+    assert rows and all(r.endswith("missing") for r in rows), rows
+
 
 @pytest.mark.integration
 def test_redis_started_by_the_scripts_answers(redis_url: str) -> None:
