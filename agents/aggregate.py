@@ -103,7 +103,8 @@ async def _publish(out: StepOutput) -> None:
     """
     futures = []
     send = app.producer.send
-    for result in out.results:
+    with_buckets = []
+    for result in out.results:  # the metrics first: they are what most consumers wait for
         if result.size_s not in PUBLISHED:
             continue
         metric = result_metric(result)
@@ -111,9 +112,11 @@ async def _publish(out: StepOutput) -> None:
         topic = metric_topics[result.size_s].get_topic_name()
         futures.append(await send(topic, key, metric.to_wire_bytes(), None, None, None))
         if result.sketch.complete_buckets is not None:
-            histogram = histogram_metric(result, metric.name, metric.tags)
-            topic = histogram_topics[result.size_s].get_topic_name()
-            futures.append(await send(topic, key, histogram.to_wire_bytes(), None, None, None))
+            with_buckets.append((result, metric, key))
+    for result, metric, key in with_buckets:
+        histogram = histogram_metric(result, metric.name, metric.tags)
+        topic = histogram_topics[result.size_s].get_topic_name()
+        futures.append(await send(topic, key, histogram.to_wire_bytes(), None, None, None))
     for late in out.late:
         futures.append(
             await late_topic.send(
