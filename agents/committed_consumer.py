@@ -17,6 +17,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from agents import kafka_clients
 from agents.app import app, settings
+from pipeline.progress import caught_up
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +78,25 @@ async def _commit(name: str, consumer: Any, offsets: dict[Any, int]) -> None:
     except (CommitFailedError, IllegalStateError) as exc:
         # A rebalance took the partitions: their next owner reads these messages again.
         log.warning("%s commit skipped after a rebalance (%s)", name, exc)
+
+
+def source_of(tp: Any) -> str:
+    """``topic|partition``: how progress and offsets name a partition."""
+    return f"{tp.topic}|{tp.partition}"
+
+
+async def read_to_end(consumer: Any) -> tuple[list[str], int]:
+    """(partitions whose position has reached the broker's end offset, partitions assigned).
+
+    A partition revoked while asking is simply not caught up."""
+    tps = sorted(consumer.assignment())
+    if not tps:
+        return [], 0
+    ends = await consumer.end_offsets(tps)
+    positions = {}
+    for tp in tps:
+        try:
+            positions[source_of(tp)] = await consumer.position(tp)
+        except IllegalStateError:
+            continue  # revoked meanwhile
+    return caught_up({source_of(tp): end for tp, end in ends.items()}, positions), len(tps)

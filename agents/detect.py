@@ -15,16 +15,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiokafka.errors import IllegalStateError
-
 from agents.app import app, catalogue, settings
-from agents.committed_consumer import run_committed
+from agents.committed_consumer import read_to_end, run_committed
 from agents.counters import COUNTERS
 from pipeline.aggregates import parse_windows
 from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
 from pipeline.metric_detection import Alert, MetricDetectors, Phase, observed_value, series_key
 from pipeline.models.metrics import AggregatedMetric, TimeWindow
-from pipeline.progress import caught_up
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +65,8 @@ async def run_detection() -> None:
 
 async def _silences(consumer: Any) -> None:
     """Alert on series that stopped publishing, once every metric partition is read."""
-    tps = sorted(consumer.assignment())
-    if not tps:
-        return
-    ends = await consumer.end_offsets(tps)
-    positions = {}
-    for tp in tps:
-        try:
-            positions[f"{tp.topic}|{tp.partition}"] = await consumer.position(tp)
-        except IllegalStateError:
-            return  # revoked meanwhile: check next time
-    sources = {f"{tp.topic}|{tp.partition}": end for tp, end in ends.items()}
-    if len(caught_up(sources, positions)) < len(sources):
+    caught, assigned = await read_to_end(consumer)
+    if not assigned or len(caught) < assigned:
         return
     pending = []
     for alert in DETECTORS.silences():

@@ -18,17 +18,14 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from aiokafka.errors import IllegalStateError
-
 from agents.app import app, catalogue, settings
-from agents.committed_consumer import run_committed
+from agents.committed_consumer import read_to_end, run_committed
 from agents.counters import COUNTERS
 from agents.dead_letter import send_rejections
 from pipeline.cardinality import CardinalityGuard
 from pipeline.ingest import IngestLimits, decode_points
 from pipeline.normalize import Point
 from pipeline.point_batches import Heartbeat, encode_batch, encode_heartbeat, group_points
-from pipeline.progress import caught_up
 
 log = logging.getLogger(__name__)
 
@@ -117,24 +114,10 @@ async def _heartbeat(consumer: Any) -> None:
     before this moment is pending" holds; every message before the consumer's position
     was forwarded and acknowledged above, so the heartbeat never overtakes its points.
     """
-    tps = sorted(consumer.assignment())
-    if not tps:
-        return
     moment = time.time()
-    ends = await consumer.end_offsets(tps)
-    positions = {}
-    for tp in tps:
-        try:
-            positions[_source(tp)] = await consumer.position(tp)
-        except IllegalStateError:
-            continue  # revoked meanwhile
-    sources = caught_up({_source(tp): end for tp, end in ends.items()}, positions)
+    sources, _ = await read_to_end(consumer)
     if not sources:
         return
     raw = encode_heartbeat(Heartbeat(dict.fromkeys(sources, moment)))
     for dest in range(POINTS_SPEC.partitions):
         await points_topic.send(value=raw, partition=dest)
-
-
-def _source(tp: Any) -> str:
-    return f"{tp.topic}|{tp.partition}"

@@ -35,6 +35,9 @@ from pipeline.models.metrics import (
     TimeWindow,
 )
 
+DetectorKey = tuple[str, str, tuple[tuple[str, str], ...]]
+"""(metric name as alerted, window value, sorted tags): one detector."""
+
 _ID_NAMESPACE = uuid.UUID("0b7d7f3e-2f4e-4c55-a3a2-7f9b1c1f5e61")
 
 
@@ -67,6 +70,11 @@ def _module(tags: dict[str, str]) -> SourceModule:
         return SourceModule.LLM_ANALYTICS_HUB
 
 
+def _series(key: DetectorKey) -> SeriesKey:
+    """A detector key as the correlator names series: ``name@window`` and tags."""
+    return f"{key[0]}@{key[1]}", key[2]
+
+
 def _unit(metric: AggregatedMetric, counter: bool) -> float:
     """Size of one event's contribution when the scored value is a total (see update)."""
     if counter:
@@ -86,7 +94,7 @@ SHAPE_MIN_COUNT = 30
 """Values a window needs before its spread is scored: fewer say little about shape."""
 
 
-def key_size(key: tuple[str, str, tuple[tuple[str, str], ...]]) -> int:
+def key_size(key: DetectorKey) -> int:
     """Window seconds of a detector key (its second part is the window label)."""
     return TimeWindow(key[1]).seconds
 
@@ -146,33 +154,19 @@ class SilenceConfig:
 class MetricDetectors:
     config: DetectorConfig = field(default_factory=DetectorConfig)
     silence: SilenceConfig = field(default_factory=SilenceConfig)
-    _detectors: dict[tuple[str, str, tuple[tuple[str, str], ...]], SeriesDetector] = field(
-        default_factory=dict
-    )
-    _episodes: dict[tuple[str, str, tuple[tuple[str, str], ...]], _Episode] = field(
-        default_factory=dict
-    )
-    _presence: dict[tuple[str, str, tuple[tuple[str, str], ...]], _Presence] = field(
-        default_factory=dict
-    )
+    _detectors: dict[DetectorKey, SeriesDetector] = field(default_factory=dict)
+    _episodes: dict[DetectorKey, _Episode] = field(default_factory=dict)
+    _presence: dict[DetectorKey, _Presence] = field(default_factory=dict)
     _latest: dict[float, float] = field(default_factory=dict)  # window size -> latest start
-    _silences: dict[tuple[str, str, tuple[tuple[str, str], ...]], AnomalyEvent] = field(
-        default_factory=dict
-    )
-    _means: dict[tuple[str, str, tuple[tuple[str, str], ...]], SeriesDetector] = field(
-        default_factory=dict
-    )
-    _shapes: dict[tuple[str, str, tuple[tuple[str, str], ...]], SeriesDetector] = field(
-        default_factory=dict
-    )
+    _silences: dict[DetectorKey, AnomalyEvent] = field(default_factory=dict)
+    _means: dict[DetectorKey, SeriesDetector] = field(default_factory=dict)
+    _shapes: dict[DetectorKey, SeriesDetector] = field(default_factory=dict)
 
     @property
     def series(self) -> int:
         return len(self._detectors)
 
-    def _detector(
-        self, key: tuple[str, str, tuple[tuple[str, str], ...]], steady: bool = False
-    ) -> SeriesDetector:
+    def _detector(self, key: DetectorKey, steady: bool = False) -> SeriesDetector:
         detector = self._detectors.get(key)
         if detector is None:
             config = replace(self.config, steady=True, drift=True) if steady else self.config
@@ -196,12 +190,12 @@ class MetricDetectors:
             kind = AnomalyType.FREQUENCY_ANOMALY
         alerts += self._episode(key, name, metric.tags, moment, value, scored, kind)
         if _is_duration(metric):
-            alerts += self._shape(key, metric, value, scored)
+            alerts += self._shape(key, metric)
         return alerts
 
     def _episode(
         self,
-        key: tuple[str, str, tuple[tuple[str, str], ...]],
+        key: DetectorKey,
         name: str,
         tags: dict[str, str],
         moment: datetime,
@@ -209,7 +203,7 @@ class MetricDetectors:
         scored: Scored,
         kind: AnomalyType | None,
     ) -> list[Alert]:
-        series = (f"{name}@{key[1]}", key[2])
+        series = _series(key)
         open_episode = self._episodes.get(key)
         if scored.episode_start and kind is not None and scored.baseline is not None:
             raised, moment = moment, datetime.fromtimestamp(scored.since or 0.0, UTC)
@@ -251,7 +245,7 @@ class MetricDetectors:
     # ------------------------------------------------------------------ silence
     def _presence_seen(
         self,
-        key: tuple[str, str, tuple[tuple[str, str], ...]],
+        key: DetectorKey,
         start: float,
         size: float,
         metric: AggregatedMetric,
@@ -275,7 +269,7 @@ class MetricDetectors:
             return []
         back = {"observed": value, "deviation": value - silence.baseline}
         ended = silence.model_copy(update=back)
-        series = (f"{key[0]}@{key[1]}", key[2])
+        series = _series(key)
         back_at = metric.window_start
         return [Alert(ended, Phase.ENDED, series, round(size), back_at, back_at)]
 
@@ -319,19 +313,13 @@ class MetricDetectors:
                 metric=key[0],
             )
             self._silences[key] = event
-            series = (f"{key[0]}@{key[1]}", key[2])
+            series = _series(key)
             raised = datetime.fromtimestamp(self._latest[presence.size], UTC)
             alerts.append(Alert(event, Phase.STARTED, series, round(presence.size), None, raised))
         return alerts
 
     # ------------------------------------------------------------------ distribution
-    def _shape(
-        self,
-        key: tuple[str, str, tuple[tuple[str, str], ...]],
-        metric: AggregatedMetric,
-        value: float,
-        scored: Scored,
-    ) -> list[Alert]:
+    def _shape(self, key: DetectorKey, metric: AggregatedMetric) -> list[Alert]:
         """Distribution shift: the coefficient of variation moves while the mean holds.
 
         stddev/avg is scale-free and, unlike a ratio of tail percentiles, stable on a
