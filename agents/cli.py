@@ -157,8 +157,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    """Labelled incident traffic: labels as JSON; the 1-minute metrics as JSON Lines."""
+    """Labelled incident traffic: labels as JSON; metrics and/or events as JSON Lines."""
     import json
+    import time
 
     from pipeline.scenarios import INCIDENT_KINDS, Scenario
 
@@ -168,19 +169,32 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         print(f"hub simulate: unknown incidents {unknown}; known: {INCIDENT_KINDS}",
               file=sys.stderr)  # fmt: skip
         return 2
-    scenario = Scenario(args.seed, days=args.days, incidents=kinds, quiet_days=args.quiet_days)
+    if not (args.metrics or args.events or args.produce):
+        print("hub simulate: say what to write: --metrics FILE, --events FILE and/or --produce",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    start = args.start
+    if start is None and (args.events or args.produce):
+        start = (time.time() - args.days * 86_400) // 60 * 60  # the scenario ends now
+    scenario = Scenario(
+        args.seed,
+        days=args.days,
+        incidents=kinds,
+        quiet_days=args.quiet_days,
+        **({} if start is None else {"start": float(start)}),
+    )
     with open(args.labels, "w", encoding="utf-8") as dst:
         json.dump([label.to_json() for label in scenario.labels], dst, indent=2)
-    written = 0
-    with open(args.metrics, "w", encoding="utf-8") as dst:
-        for i, minute in enumerate(scenario.traffic()):
-            for metric in scenario.metrics(minute):
-                dst.write(metric.to_wire() + "\n")
-                written += 1
-            if i % 1440 == 0:
-                print(f"hub simulate: day {i // 1440 + 1} of {args.days:g}", file=sys.stderr)
+    if args.produce:
+        from agents.simulate_produce import produce_scenario
+
+        counts = asyncio.run(produce_scenario(scenario, args.seed, args.metrics, args.events))
+    else:
+        from pipeline.scenario_writer import write_scenario
+
+        counts = write_scenario(scenario, args.seed, args.metrics, args.events)
     print(f"hub simulate: {len(scenario.labels)} incidents -> {args.labels}; "
-          f"{written} metrics -> {args.metrics}", file=sys.stderr)  # fmt: skip
+          f"{counts.metrics} metrics, {counts.events} events", file=sys.stderr)  # fmt: skip
     return 0
 
 
@@ -283,7 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--module", default="llm-analytics-hub", help="source module")
     detect.set_defaults(func=_cmd_detect)
 
-    simulate = sub.add_parser("simulate", help="labelled incident traffic (metrics + labels)")
+    simulate = sub.add_parser(
+        "simulate", help="labelled incident traffic (labels + metrics and/or events)"
+    )
     simulate.add_argument("--days", type=float, default=2.0)
     simulate.add_argument("--quiet-days", type=float, default=1.0, help="before any incident")
     simulate.add_argument("--seed", type=int, default=0)
@@ -293,7 +309,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated incident kinds ('' for none)",
     )
     simulate.add_argument("--labels", required=True, help="incident labels as JSON")
-    simulate.add_argument("--metrics", required=True, help="1-minute metrics as JSON Lines")
+    simulate.add_argument("--metrics", help="write the 1-minute metrics as JSON Lines")
+    simulate.add_argument("--events", help="write the events as JSON Lines (for hub replay)")
+    simulate.add_argument(
+        "--produce", action="store_true", help="send the events to the module topics"
+    )
+    simulate.add_argument(
+        "--start",
+        type=float,
+        help="epoch seconds of the first minute (default: ends now "
+        "with --events/--produce, 2026-01-01 otherwise)",
+    )
     simulate.set_defaults(func=_cmd_simulate)
 
     evaluate = sub.add_parser("evaluate", help="score detection and root cause on scenarios")
