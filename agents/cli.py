@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -237,6 +238,42 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_until_signal(name: str, run: Any) -> int:
+    """Runs a standalone consumer ``run(settings, catalogue, stop)`` until SIGINT/SIGTERM."""
+    import logging
+    import signal
+
+    from agents.settings import load_settings
+    from pipeline.topics import load_catalogue
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    catalogue = load_catalogue(prefix=settings.topic_prefix, app_id=settings.app_id)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run(settings, catalogue, stop)
+        print(f"{name}: stopped", flush=True)
+
+    asyncio.run(main())
+    return 0
+
+
+def _cmd_sink(args: argparse.Namespace) -> int:
+    from agents.sink import run_sink
+
+    return _run_until_signal("sink", run_sink)
+
+
+def _cmd_chains(args: argparse.Namespace) -> int:
+    from agents.chains import run_chains
+
+    return _run_until_signal("chains", run_chains)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -344,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes sharing the partitions (one per core uses the machine)",
     )
     worker.set_defaults(func=_cmd_worker)
+
+    sink = sub.add_parser("sink", help="store metrics, anomalies and correlations in Redis")
+    sink.set_defaults(func=_cmd_sink)
+
+    chains = sub.add_parser("chains", help="assemble causal chains of correlated events")
+    chains.set_defaults(func=_cmd_chains)
     return parser
 
 

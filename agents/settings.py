@@ -83,6 +83,9 @@ class Settings:
     max_tag_values: int
     windows: tuple[str, ...]
     detect_windows: tuple[str, ...]
+    chain_settle_s: float = 30.0
+    chain_window_s: float = 900.0
+    rules_file: str = ""
 
     @property
     def broker_url(self) -> str:
@@ -120,4 +123,7 @@ def load_settings() -> Settings:
         detect_windows=tuple(
             w.strip() for w in _env("HUB_DETECT_WINDOWS", "1m,5m,1h").split(",") if w.strip()
         ),
+        chain_settle_s=_env_float("HUB_CHAIN_SETTLE_S", 30.0),
+        chain_window_s=_env_float("HUB_CHAIN_WINDOW_S", 900.0),
+        rules_file=os.environ.get("HUB_RULES_FILE", ""),
     )

@@ -47,14 +47,20 @@ def hub(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Compl
 
 
 class Worker:
-    """A `hub worker` subprocess whose log lands in artifacts/ for post-mortems."""
+    """A `hub worker` (or another `hub` command's) subprocess whose log lands in
+    artifacts/ for post-mortems."""
 
-    def __init__(self, env: dict[str, str], name: str) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        name: str,
+        command: tuple[str, ...] = ("worker", "--loglevel", "info"),
+    ) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
         self.log_path = ARTIFACTS / f"{name}-{env['HUB_APP_ID']}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agents.cli", "worker", "--loglevel", "info"],
+            [sys.executable, "-m", "agents.cli", *command],
             env={**env, "PYTHONUNBUFFERED": "1"},  # a kill -9 must not eat the log
             cwd=REPO,
             stdout=self._log,
