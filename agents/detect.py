@@ -13,15 +13,19 @@ deterministic, so a consumer can drop a repeat) and warms the detectors up again
 from __future__ import annotations
 
 import logging
+import time
+from pathlib import Path
 from typing import Any
 
 from agents.app import app, catalogue, settings
 from agents.committed_consumer import read_to_end, run_committed
 from agents.counters import COUNTERS
 from pipeline.aggregates import parse_windows
+from pipeline.composite import CompositeBuilder, CompositeConfig, CompositeResult
 from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
 from pipeline.metric_detection import Alert, MetricDetectors, Phase, observed_value, series_key
 from pipeline.models.metrics import AggregatedMetric, TimeWindow
+from pipeline.rules import DEFAULT_RULES_FILE, RuleEngine, load_rules, rule_name
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,22 @@ anomalies_topic = app.topic(
 correlations_topic = app.topic(
     catalogue.one("correlations").name, key_serializer="raw", value_serializer="raw"
 )
+COMPOSITES_TOPIC = catalogue.one("composites").name
 DETECTORS = MetricDetectors()
+RULES_FILE = Path(settings.rules_file or DEFAULT_RULES_FILE)
+RULES = RuleEngine(load_rules(RULES_FILE))
+"""Threshold rules (rules.yaml); a broken file stops the worker at start with what to fix."""
+COMPOSITE_SETTLE_S = 10.0
+COMPOSITES = CompositeBuilder(
+    CompositeConfig(settle_s=COMPOSITE_SETTLE_S, close_after_windows=None)
+)
+"""Cross-module metrics of each watched window (docs/COMPOSITES.md), published once the
+window's results have stopped arriving for COMPOSITE_SETTLE_S: they come from several
+partitions in any order, so a later window's result does not prove an earlier one done."""
+_WATCHED = {w.label for w in parse_windows(settings.detect_windows)}
+_unwatched = sorted({rule.window.label for rule in RULES.rules} - _WATCHED)
+if _unwatched:
+    log.warning("rules on windows %s are never judged: add them to HUB_DETECT_WINDOWS", _unwatched)
 CORRELATORS = {
     window.seconds: AnomalyCorrelator(
         CorrelatorConfig(window_s=max(600.0, 3.0 * window.seconds), step_s=window.seconds)
@@ -59,12 +78,17 @@ async def run_detection() -> None:
         _detect,
         max_records=1000,
         poll_ms=500,
-        tick=(SILENCE_CHECK_S, _silences),
+        tick=(SILENCE_CHECK_S, _periodic),
     )
 
 
-async def _silences(consumer: Any) -> None:
-    """Alert on series that stopped publishing, once every metric partition is read."""
+async def _periodic(consumer: Any) -> None:
+    """Composites of quiet windows; then silent series, once every metric partition is read."""
+    pending = []
+    for result in COMPOSITES.flush(time.time()):
+        pending += await _publish_composite(result)
+    for future in pending:
+        await future
     caught, assigned = await read_to_end(consumer)
     if not assigned or len(caught) < assigned:
         return
@@ -89,8 +113,32 @@ async def _detect(records: list[Any]) -> None:
         )
         for alert in DETECTORS.observe(metric):
             pending += await _publish(alert)
+        for alert in RULES.observe(metric):
+            pending += await _publish(alert)
+        for result in COMPOSITES.observe(metric, time.time()):
+            pending += await _publish_composite(result)
     for future in pending:
         await future
+
+
+async def _publish_composite(result: CompositeResult) -> list[Any]:
+    """A composite as a ``hub_composite.*`` gauge on its window's metrics topic (the
+    detectors and the sink read it there) and in the spec's shape on hub.composites."""
+    metric = result.metric
+    key = metric.name.encode()
+    return [
+        await app.producer.send(
+            catalogue.metrics_topic(metric.window.value).name,
+            key,
+            metric.to_wire_bytes(),
+            None,
+            None,
+            None,
+        ),
+        await app.producer.send(
+            COMPOSITES_TOPIC, key, result.composite.to_wire_bytes(), None, None, None
+        ),
+    ]
 
 
 def _label(alert: Alert) -> bytes:
@@ -102,6 +150,9 @@ def _label(alert: Alert) -> bytes:
 async def _publish(alert: Alert) -> list[Any]:
     """The alert (phase in the ``hub.episode`` header), and its incident if it completes one."""
     headers = [("hub.episode", alert.phase.value.encode()), ("hub.window", _label(alert))]
+    rule = rule_name(alert)
+    if rule is not None:
+        headers.append(("hub.rule", rule.encode()))
     if alert.ended_at is not None:
         headers.append(("hub.episode.ended_at", alert.ended_at.isoformat().encode()))
     event = alert.event
@@ -112,7 +163,7 @@ async def _publish(alert: Alert) -> list[Any]:
         )
     ]
     correlator = CORRELATORS.get(alert.window_s)
-    if correlator is None or alert.phase is not Phase.STARTED:
+    if correlator is None or alert.phase is not Phase.STARTED or rule is not None:
         return futures
     correlation = correlator.add_anomaly(alert.key, event)
     if correlation is not None:
