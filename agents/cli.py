@@ -268,6 +268,26 @@ def _cmd_sink(args: argparse.Namespace) -> int:
     return _run_until_signal("sink", run_sink)
 
 
+def _cmd_store_stats(args: argparse.Namespace) -> int:
+    from agents.settings import load_settings
+    from agents.store import MetricStore, store_stats
+
+    settings = load_settings()
+
+    async def main() -> None:
+        store = MetricStore(settings.redis_url, settings.topic_prefix)
+        try:
+            stats = await store_stats(store)
+        finally:
+            await store.close()
+        print(f"store: {stats.series} series-resolutions, {stats.points} points "
+              f"({stats.bytes_per_point:.0f} bytes per point), {stats.anomalies} anomalies, "
+              f"{stats.correlations} correlations in Redis at {settings.redis_url}")  # fmt: skip
+
+    asyncio.run(main())
+    return 0
+
+
 def _cmd_chains(args: argparse.Namespace) -> int:
     from agents.chains import run_chains
 
@@ -384,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sink = sub.add_parser("sink", help="store metrics, anomalies and correlations in Redis")
     sink.set_defaults(func=_cmd_sink)
+
+    store_stats = sub.add_parser("store-stats", help="what the sink stored in Redis")
+    store_stats.set_defaults(func=_cmd_store_stats)
 
     chains = sub.add_parser("chains", help="assemble causal chains of correlated events")
     chains.set_defaults(func=_cmd_chains)

@@ -128,3 +128,36 @@ class MetricStore:
         prefix = self.layout.event(kind, "")
         values = await self.redis.mget([prefix + i.decode() for i in ids])
         return [v for v in values if v is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    series: int
+    points: int
+    point_bytes: int
+    """Bytes Redis reports (``MEMORY USAGE``) for the point hashes and their indexes."""
+    anomalies: int
+    correlations: int
+
+    @property
+    def bytes_per_point(self) -> float:
+        return self.point_bytes / self.points if self.points else 0.0
+
+
+async def store_stats(store: MetricStore) -> StoreStats:
+    """Counts and memory of what the sink stored under this prefix (scans its keys)."""
+    r, layout = store.redis, store.layout
+    series = points = point_bytes = 0
+    async for key in r.scan_iter(match=f"{layout.prefix}pts:*", count=1000):
+        series += 1
+        points += await r.hlen(key)
+        index = layout.prefix + "idx:" + key.decode()[len(layout.prefix) + 4 :]
+        for name in (key, index):
+            point_bytes += await r.memory_usage(name, samples=0) or 0
+    return StoreStats(
+        series=series,
+        points=points,
+        point_bytes=point_bytes,
+        anomalies=await r.zcard(layout.events("anomalies")),
+        correlations=await r.zcard(layout.events("correlations")),
+    )

@@ -32,6 +32,10 @@ def _summary(value: bytes | None, headers: dict[str, str] | None = None) -> str:
             )
         if "anomalies" in doc:
             return _correlation_summary(doc)
+        if "correlation_type" in doc:
+            return _chain_summary(doc)
+        if "formula" in doc:  # a CompositeMetric
+            return f"{doc['timestamp']} {doc['window']} {doc['name']} = {doc['value']:.6g}"
         v, tags = doc["values"], doc["tags"]
         series = " ".join(f"{k}={tags[k]}" for k in ("model_id", "region") if k in tags)
         if "rate" in v:  # a counter
@@ -67,6 +71,16 @@ def _correlation_summary(doc: dict) -> str:
         )
     lines += [f"  do: {text}" for text in root.get("recommendations", [])]
     return "\n".join(lines)
+
+
+def _chain_summary(doc: dict) -> str:
+    """An event correlation: its events in time order, root first, with their roles."""
+    events = sorted(doc["events"], key=lambda e: e["timestamp"])
+    steps = " -> ".join(f"{e['source_module']}: {e['summary']} [{e['role']}]" for e in events)
+    return (
+        f"chain {doc['correlation_id']} {doc['correlation_type']} "
+        f"(strength {doc['strength']:.2f}, confidence {doc['confidence']:.2f}): {steps}"
+    )
 
 
 async def tail(

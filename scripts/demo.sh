@@ -29,11 +29,16 @@ if ! kill -0 "$WORKER" 2>/dev/null; then
   tail -n 20 .logs/demo-worker.log
   exit 1
 fi
+echo "demo: starting the Redis sink and the causal-chain assembler (logs: .logs/demo-sink.log, .logs/demo-chains.log)"
+$HUB sink > .logs/demo-sink.log 2>&1 &
+SINK=$!
+HUB_CHAIN_SETTLE_S="${HUB_CHAIN_SETTLE_S:-10}" $HUB chains > .logs/demo-chains.log 2>&1 &
+CHAINS=$!
 PRODUCER=""
 cleanup() {
   if [ -n "$PRODUCER" ]; then kill "$PRODUCER" 2>/dev/null || true; fi
-  kill "$WORKER" 2>/dev/null || true
-  wait "$WORKER" 2>/dev/null || true
+  kill "$WORKER" "$SINK" "$CHAINS" 2>/dev/null || true
+  wait "$WORKER" "$SINK" "$CHAINS" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -50,5 +55,13 @@ $HUB tail hub.anomalies --from-beginning --summary --timeout 5 | grep " 1m start
 echo "demo: ... and as one incident with its root cause (hub.correlations):"
 $HUB tail hub.correlations --from-beginning --summary --timeout 5 --contains security_threats \
   | awk '/^incident /{block=""} {block=block $0 "\n"} END{printf "%s", block}' || true
+echo "demo: rule alerts from rules.yaml (budgets past 80 %, model outages, tenant spend):"
+$HUB tail hub.anomalies --from-beginning --summary --timeout 5 --contains '"rule:' | head -n 5 || true
+echo "demo: composite metrics of the last closed minutes (hub.composites):"
+$HUB tail hub.composites --from-beginning --summary --timeout 5 --contains one_minute | tail -n 5 || true
+echo "demo: causal chains of events sharing a correlation_id (hub.event-correlations), three of them:"
+$HUB tail hub.event-correlations --from-beginning --summary --timeout 5 --contains causal_chain \
+  | head -n 3 || true
+$HUB store-stats || true
 echo "demo: more to look at: '$HUB tail hub.dead-letter --from-beginning', '$HUB topics list'"
 echo "demo: (its topics carry the prefix '$HUB_TOPIC_PREFIX'; run 'HUB_TOPIC_PREFIX=$HUB_TOPIC_PREFIX $HUB tail ...')"

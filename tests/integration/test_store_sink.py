@@ -158,5 +158,7 @@ def test_sink_is_idempotent_retains_and_survives_a_redis_outage(
             key = int(expected.window_start.timestamp() * 1000)
             assert _stored(client, layout, model)[key]["count"] == expected.values.count
         assert "Redis is back" in sink.log_path.read_text()
+        stats = hub(env, "store-stats").stdout
+        assert "2 series-resolutions, 100 points" in stats and "1 anomalies" in stats, stats
     finally:
         sink.stop()
