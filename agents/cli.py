@@ -294,6 +294,39 @@ def _cmd_chains(args: argparse.Namespace) -> int:
     return _run_until_signal("chains", run_chains)
 
 
+def _cmd_api(args: argparse.Namespace) -> int:
+    """The HTTP API (FastAPI on uvicorn); refuses to start without keys unless told otherwise."""
+    import logging
+
+    import uvicorn
+
+    from agents.api.app import AuthConfigError, build_auth, create_app
+
+    level = getattr(logging, args.loglevel.upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        auth = build_auth(args.host, args.insecure_no_auth)
+    except AuthConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    app = create_app(auth=auth)
+    mode = (
+        "OPEN ACCESS (--insecure-no-auth): every caller has every role"
+        if auth.open_access
+        else f"{len(auth.keys)} API key(s)"
+    )
+    print(f"api: http://{args.host}:{args.port} ({mode}); docs at /docs", flush=True)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.loglevel,
+        access_log=not args.no_access_log,
+        proxy_headers=False,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -410,6 +443,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     chains = sub.add_parser("chains", help="assemble causal chains of correlated events")
     chains.set_defaults(func=_cmd_chains)
+
+    api = sub.add_parser("api", help="serve the HTTP API (queries, anomalies, ingest, streams)")
+    api.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    api.add_argument("--port", type=int, default=8080)
+    api.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve without API keys (every caller has every role); loopback hosts only",
+    )
+    api.add_argument("--loglevel", default=os.environ.get("HUB_LOG_LEVEL", "info"))
+    api.add_argument("--no-access-log", action="store_true", help="no line per request")
+    api.set_defaults(func=_cmd_api)
     return parser
 
 

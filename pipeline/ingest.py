@@ -92,6 +92,18 @@ def _validate_one(
     return event
 
 
+def validate_event(
+    doc: Any,
+    now: float,
+    limits: IngestLimits | None = None,
+    original: bytes = b"",
+    index: int | None = None,
+) -> AnalyticsEvent | Rejection:
+    """One already-parsed JSON document, judged exactly as ingest judges it (the HTTP API's
+    single and batch endpoints use this, so they accept what the worker accepts)."""
+    return _validate_one(doc, original, index, now, limits or IngestLimits())
+
+
 def decode_message(raw: bytes, now: float, limits: IngestLimits | None = None) -> DecodedMessage:
     """Validate one Kafka message value; ``now`` (epoch s) bounds plausible timestamps."""
     limits = limits or IngestLimits()

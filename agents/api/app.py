@@ -1,0 +1,170 @@
+"""The FastAPI app: state, error handlers, routes, and OpenAPI with the spec's models."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
+
+from agents.api import errors
+from agents.api.auth import Authenticator, KeyConfigError, load_keys
+from agents.api.routes import health, incidents, ingest, prometheus, query, stream
+from agents.api.state import ApiLimits, EventPublisher, HubState, KafkaUnavailable
+from agents.settings import Settings, load_settings
+from agents.store import MetricStore
+from pipeline.models.correlation import AnomalyCorrelation
+from pipeline.models.events import AnalyticsEvent
+from pipeline.models.metrics import AggregatedMetric
+from pipeline.topics import Catalogue, load_catalogue
+
+log = logging.getLogger("hub.api")
+
+DESCRIPTION = """\
+HTTP API of the LLM Analytics Hub: time-series queries over the stored windows, anomalies
+and correlations, event ingest, live streams (server-sent events) and Prometheus metrics.
+
+Every response is the spec's `ApiResponse` (or `PaginatedResponse`) in its wire format;
+every error carries an `ApiError` whose message says what to change. Send an API key as
+`Authorization: Bearer <key>` or `X-API-Key: <key>`; `/health`, `/ready`, `/docs` and
+`/openapi.json` need none. See docs/API.md.
+"""
+
+_TIMESTAMP_KEYS = {
+    "timestamp",
+    "window_start",
+    "window_end",
+    "start",
+    "end",
+    "detected_at",
+    "created_at",
+}
+
+
+class AuthConfigError(SystemExit):
+    """The key configuration cannot start a safe server; the message says what to change."""
+
+
+def build_auth(host: str, insecure_no_auth: bool) -> Authenticator:
+    """Keys from the environment; without keys only ``--insecure-no-auth`` on loopback starts."""
+    try:
+        keys, rate, burst = load_keys()
+    except KeyConfigError as exc:
+        raise AuthConfigError(f"hub api: {exc}") from None
+    if keys and insecure_no_auth:
+        raise AuthConfigError(
+            "hub api: --insecure-no-auth and configured keys exclude each other; "
+            "drop the flag (keys are in HUB_API_KEYS / HUB_API_KEYS_FILE)"
+        )
+    if not keys and not insecure_no_auth:
+        raise AuthConfigError(
+            "hub api: no API keys configured, and the API does not run open by default. "
+            "Set HUB_API_KEYS='<key>:read+ingest' (or HUB_API_KEYS_FILE), or, for a local "
+            "trial only, add --insecure-no-auth (loopback addresses only). See docs/API.md."
+        )
+    if insecure_no_auth and not _loopback(host):
+        raise AuthConfigError(
+            f"hub api: --insecure-no-auth only binds to loopback (127.0.0.1, ::1, localhost), "
+            f"not {host!r}: configure API keys to serve other hosts"
+        )
+    return Authenticator(keys, open_access=insecure_no_auth, default_rate=rate, default_burst=burst)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def create_app(
+    settings: Settings | None = None,
+    catalogue: Catalogue | None = None,
+    auth: Authenticator | None = None,
+    limits: ApiLimits | None = None,
+) -> FastAPI:
+    settings = settings or load_settings()
+    catalogue = catalogue or load_catalogue(prefix=settings.topic_prefix, app_id=settings.app_id)
+    state = HubState(
+        settings=settings,
+        catalogue=catalogue,
+        auth=auth or Authenticator([]),
+        limits=limits or ApiLimits.from_env(settings),
+        store=MetricStore(settings.redis_url, settings.topic_prefix),
+        publisher=EventPublisher(settings, catalogue),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await state.publisher.producer()
+        except KafkaUnavailable as exc:  # /ready says so; ingest retries on each request
+            log.warning("%s", exc)
+        try:
+            yield
+        finally:
+            await prometheus.close(state)
+            await state.publisher.close()
+            await state.store.close()
+
+    app = FastAPI(
+        title="LLM Analytics Hub API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.hub = state
+    errors.install(app)
+    app.add_middleware(errors.RequestContext)
+    for module in (health, query, incidents, ingest, stream, prometheus):
+        app.include_router(module.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, plus the wire models the routes read by hand, typed timestamps."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    _, extra = models_json_schema(
+        [
+            (AnalyticsEvent, "validation"),
+            (AggregatedMetric, "serialization"),
+            (AnomalyCorrelation, "serialization"),
+        ],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in extra.get("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    _type_timestamps(doc)
+    app.openapi_schema = doc
+    return doc
+
+
+def _type_timestamps(node: Any) -> None:
+    """The wire Timestamp validator has no JSON schema of its own: say RFC 3339 date-time."""
+    if isinstance(node, dict):
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            for key, schema in properties.items():
+                untyped = isinstance(schema, dict) and not (
+                    {"type", "$ref", "anyOf", "allOf"} & schema.keys()
+                )
+                if key in _TIMESTAMP_KEYS and untyped:
+                    schema.update(type="string", format="date-time")
+        for value in node.values():
+            _type_timestamps(value)
+    elif isinstance(node, list):
+        for value in node:
+            _type_timestamps(value)

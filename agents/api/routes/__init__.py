@@ -1,0 +1,1 @@
+"""Routes by concern: health, queries, anomalies and correlations, ingest, streams, metrics."""

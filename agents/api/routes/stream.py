@@ -1,0 +1,318 @@
+"""Server-sent-event streams of closed-window metrics and anomalies, read live from Kafka.
+
+Each frame is a spec StreamEvent (§9.6): ``data`` (the item), ``heartbeat`` (data
+``null``, every ``HUB_API_HEARTBEAT_S``), ``error`` (an ApiError, then the stream ends)
+and ``complete`` (after ``max_events`` data events). ``sequence`` counts every event
+of the stream. The SSE ``id`` is a cursor, ``<sequence>:<partition>=<next offset>,...``:
+a client that reconnects with ``Last-Event-ID`` resumes exactly after the last event it
+saw (filtered-out messages included), with the sequence continuing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import NAMESPACE_URL, uuid4, uuid5
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import ValidationError
+from starlette.responses import StreamingResponse
+
+from agents import kafka_clients
+from agents.api import schemas
+from agents.api.auth import ApiKey, Role
+from agents.api.deps import hub_state, require
+from agents.api.errors import ApiProblem
+from agents.api.state import topic_partitions
+from pipeline.models.api import ApiError, StreamEvent, StreamEventType, sse_frame
+from pipeline.models.correlation import AnomalyEvent, AnomalyType
+from pipeline.models.events import SourceModule
+from pipeline.models.metrics import AggregatedMetric
+from pipeline.query import QueryError, parse_csv, parse_resolution, parse_tag_filters
+from pipeline.store_layout import matches
+
+log = logging.getLogger("hub.api")
+router = APIRouter(prefix="/api/v1/stream", tags=["streams"])
+
+RETRY_MS = 3000
+_ERRORS = {
+    400: {"model": schemas.ErrorResponse},
+    401: {"model": schemas.ErrorResponse},
+    403: {"model": schemas.ErrorResponse},
+    429: {"model": schemas.ErrorResponse},
+    503: {"model": schemas.ErrorResponse},
+}
+_SSE = {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
+
+
+@dataclass(slots=True)
+class Cursor:
+    sequence: int
+    offsets: dict[int, int]
+
+    def encode(self) -> str:
+        parts = ",".join(f"{p}={o}" for p, o in sorted(self.offsets.items()))
+        return f"{self.sequence}:{parts}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            seq_text, _, rest = text.strip().partition(":")
+            offsets = {}
+            for item in filter(None, rest.split(",")):
+                p, _, o = item.partition("=")
+                offsets[int(p)] = int(o)
+            sequence = int(seq_text)
+        except ValueError:
+            raise QueryError(
+                "Last-Event-ID",
+                f"Last-Event-ID {text!r} is not a cursor of this stream "
+                "(<sequence>:<partition>=<offset>,...); reconnect without it to start live",
+            ) from None
+        if sequence < 0 or any(o < 0 for o in offsets.values()):
+            raise QueryError("Last-Event-ID", "Last-Event-ID offsets must not be negative")
+        return cls(sequence, offsets)
+
+
+Filter = Callable[[Any], Any | None]
+
+
+async def _open(
+    request: Request, topic: str, cursor: Cursor | None, from_beginning: bool
+) -> tuple[AIOKafkaConsumer, dict[int, int]]:
+    settings = hub_state(request).settings
+    consumer = kafka_clients.consumer(
+        settings, group_id=None, enable_auto_commit=False, auto_offset_reset="latest"
+    )
+    admin = kafka_clients.admin(settings)
+    try:
+        try:
+            await asyncio.wait_for(admin.start(), 10)
+            partitions = (await topic_partitions(admin, [topic])).get(topic)
+        finally:
+            await admin.close()
+        if not partitions:
+            raise ApiProblem(
+                503,
+                f"topic {topic} does not exist yet; run 'hub topics apply'",
+                headers={"Retry-After": "5"},
+            )
+        await asyncio.wait_for(consumer.start(), 10)
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        if from_beginning:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            await consumer.seek_to_end(*tps)
+        if cursor is not None:
+            for tp in tps:
+                if tp.partition in cursor.offsets:
+                    consumer.seek(tp, cursor.offsets[tp.partition])
+        positions = {tp.partition: await consumer.position(tp) for tp in tps}
+    except ApiProblem:
+        await consumer.stop()
+        raise
+    except Exception as exc:
+        await consumer.stop()
+        raise ApiProblem(
+            503,
+            f"Kafka at {settings.kafka_bootstrap} is unreachable ({type(exc).__name__}); "
+            "check 'hub infra status' and reconnect",
+            headers={"Retry-After": "5"},
+        ) from exc
+    return consumer, positions
+
+
+def _frame(kind: StreamEventType, data: Any, sequence: int, cursor: str, event_id: Any) -> str:
+    event = StreamEvent(
+        event_id=event_id,
+        event_type=kind,
+        data=data,
+        sequence=sequence,
+        timestamp=datetime.now(UTC),
+    )
+    return sse_frame(event.to_wire(), event=kind.value, id=cursor)
+
+
+async def _events(
+    request: Request,
+    consumer: AIOKafkaConsumer,
+    topic: str,
+    positions: dict[int, int],
+    sequence: int,
+    keep: Filter,
+    max_events: int | None,
+) -> AsyncIterator[str]:
+    heartbeat_s = hub_state(request).limits.heartbeat_s
+    sent = 0
+    state = Cursor(sequence, positions)
+    last_frame = time.monotonic()
+    try:
+        yield f"retry: {RETRY_MS}\n\n"
+        while True:
+            try:
+                batch = await consumer.getmany(timeout_ms=500, max_records=500)
+            except Exception as exc:
+                state.sequence += 1
+                error = ApiError(
+                    code="service_unavailable",
+                    message=f"reading {topic} failed ({type(exc).__name__}: {exc}); "
+                    "reconnect with Last-Event-ID to resume",
+                    status_code=503,
+                    timestamp=datetime.now(UTC),
+                )
+                yield _frame(StreamEventType.ERROR, error, state.sequence, state.encode(), uuid4())
+                return
+            for tp in sorted(batch, key=lambda t: t.partition):
+                for record in batch[tp]:
+                    state.offsets[tp.partition] = record.offset + 1
+                    item = keep(record)
+                    if item is None:
+                        continue
+                    state.sequence += 1
+                    event_id = uuid5(NAMESPACE_URL, f"kafka:{topic}/{tp.partition}/{record.offset}")
+                    yield _frame(
+                        StreamEventType.DATA, item, state.sequence, state.encode(), event_id
+                    )
+                    last_frame = time.monotonic()
+                    sent += 1
+                    if max_events is not None and sent >= max_events:
+                        state.sequence += 1
+                        yield _frame(
+                            StreamEventType.COMPLETE,
+                            {"events": sent},
+                            state.sequence,
+                            state.encode(),
+                            uuid4(),
+                        )
+                        return
+            if time.monotonic() - last_frame >= heartbeat_s:
+                state.sequence += 1
+                yield _frame(
+                    StreamEventType.HEARTBEAT, None, state.sequence, state.encode(), uuid4()
+                )
+                last_frame = time.monotonic()
+            if await request.is_disconnected():
+                return
+    finally:
+        await consumer.stop()
+
+
+def _response(body: AsyncIterator[str]) -> StreamingResponse:
+    return StreamingResponse(
+        body,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _header(record: Any, name: str) -> str:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode("utf-8", "replace")
+    return ""
+
+
+MaxEvents = Annotated[
+    int | None, Query(ge=1, description="send `complete` and end after this many data events")
+]
+From = Annotated[str, Query(alias="from", pattern="^(now|beginning)$", description="now|beginning")]
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
+
+
+@router.get(
+    "/metrics",
+    summary="Live closed-window metrics (SSE): StreamEvent frames with AggregatedMetric data",
+    responses={200: _SSE, **_ERRORS},
+)
+async def stream_metrics(
+    request: Request,
+    _key: Annotated[ApiKey, Depends(require(Role.READ))],
+    metric: Annotated[str | None, Query(description="metric name prefix")] = None,
+    tag: Annotated[list[str], Query(description="tag filter key:value, repeatable")] = [],  # noqa: B006
+    resolution: Annotated[str, Query(description="1m, 5m, ... 30d")] = "1m",
+    max_events: MaxEvents = None,
+    from_: From = "now",
+    last_event_id: LastEventId = None,
+) -> StreamingResponse:
+    window = parse_resolution(resolution, 0, 1)
+    filters = parse_tag_filters(tag)
+    cursor = None if last_event_id is None else Cursor.decode(last_event_id)
+    topic = hub_state(request).catalogue.metrics_topic(window.value).name
+
+    def keep(record: Any) -> AggregatedMetric | None:
+        try:
+            doc = orjson.loads(record.value)
+            if metric and not str(doc.get("name", "")).startswith(metric):
+                return None
+            if filters and not matches(doc.get("tags") or {}, filters):
+                return None
+            return AggregatedMetric.from_wire(record.value)
+        except (ValueError, ValidationError, AttributeError) as exc:
+            log.warning(
+                "stream: skipping unreadable metric at %s@%s: %s", topic, record.offset, exc
+            )
+            return None
+
+    consumer, positions = await _open(request, topic, cursor, from_ == "beginning")
+    sequence = 0 if cursor is None else cursor.sequence
+    return _response(_events(request, consumer, topic, positions, sequence, keep, max_events))
+
+
+@router.get(
+    "/anomalies",
+    summary="Live anomaly alerts (SSE): StreamEvent frames with {anomaly, episode, window}",
+    responses={200: _SSE, **_ERRORS},
+)
+async def stream_anomalies(
+    request: Request,
+    _key: Annotated[ApiKey, Depends(require(Role.READ))],
+    module: Annotated[list[str], Query(description="source_module(s)")] = [],  # noqa: B006
+    anomaly_type: Annotated[list[str], Query()] = [],  # noqa: B006
+    min_score: Annotated[float | None, Query(ge=0)] = None,
+    max_events: MaxEvents = None,
+    from_: From = "now",
+    last_event_id: LastEventId = None,
+) -> StreamingResponse:
+    modules = set(parse_csv(module))
+    types = set(parse_csv(anomaly_type))
+    for param, values, enum in (
+        ("module", modules, SourceModule),
+        ("anomaly_type", types, AnomalyType),
+    ):
+        unknown = sorted(values - {m.value for m in enum})
+        if unknown:
+            raise QueryError(param, f"{param}={unknown[0]!r} is not known")
+    cursor = None if last_event_id is None else Cursor.decode(last_event_id)
+    topic = hub_state(request).catalogue.one("anomalies").name
+
+    def keep(record: Any) -> dict[str, Any] | None:
+        try:
+            event = AnomalyEvent.from_wire(record.value)
+        except (ValueError, ValidationError) as exc:
+            log.warning(
+                "stream: skipping unreadable anomaly at %s@%s: %s", topic, record.offset, exc
+            )
+            return None
+        if modules and event.source_module.value not in modules:
+            return None
+        if types and event.anomaly_type.value not in types:
+            return None
+        if min_score is not None and event.anomaly_score < min_score:
+            return None
+        return {
+            "anomaly": event,
+            "episode": _header(record, "hub.episode") or "started",
+            "window": _header(record, "hub.window"),
+        }
+
+    consumer, positions = await _open(request, topic, cursor, from_ == "beginning")
+    sequence = 0 if cursor is None else cursor.sequence
+    return _response(_events(request, consumer, topic, positions, sequence, keep, max_events))
