@@ -48,6 +48,7 @@ test-unit: setup
 
 test: setup infra-up lint
 	$(HUB) topics apply
+	bash scripts/chromium.sh
 	$(VENV)/bin/pytest -q -ra -m "not known_failure"
 
 test-known-failures: setup infra-up

@@ -12,6 +12,8 @@ Plain Redis data types (Debian's ``redis-server`` has no time-series module):
 * ``<p>anomalies`` / ``<p>correlations``: sorted sets of ids by event time (ms), and
   ``<p>anomaly:<id>`` / ``<p>correlation:<id>``: the latest message of that id
   (an episode's start is replaced by its end; a grown correlation by its new version).
+* ``<p>dashboards``: hash, field = dashboard id, value = a user's ``DashboardConfig``
+  as wire JSON (``PUT /api/v1/dashboards/{id}``).
 
 A series id is a short hash of the metric name and its sorted tags, stable across
 processes and restarts. Retention is per resolution (``RETENTION_MS``) and counted
@@ -74,6 +76,10 @@ class StoreLayout:
 
     def event(self, kind: str, event_id: str) -> str:
         return f"{self.prefix}{kind.rstrip('s')}:{event_id}"
+
+    def dashboards(self) -> str:
+        """Hash dashboard id -> ``DashboardConfig`` wire JSON (the ones users PUT)."""
+        return f"{self.prefix}dashboards"
 
     def applied(self) -> str:
         """Hash ``topic|partition`` -> next offset the sink has fully written (progress)."""

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: topics, a worker, simulated traffic, 1-minute metrics arriving, and an
-# incident from the past hour turned into anomaly alerts and a root-caused correlation.
+# incident from the past hour turned into anomaly alerts and a root-caused correlation;
+# ends with the URL of the live dashboard (hub api, with a read key made for this run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HUB=.venv/bin/hub
@@ -34,13 +35,39 @@ $HUB sink > .logs/demo-sink.log 2>&1 &
 SINK=$!
 HUB_CHAIN_SETTLE_S="${HUB_CHAIN_SETTLE_S:-10}" $HUB chains > .logs/demo-chains.log 2>&1 &
 CHAINS=$!
+# The HTTP API and its live dashboard, with a read key made for this run only.
+API_PORT="${DEMO_API_PORT:-8080}"
+API_URL="http://127.0.0.1:$API_PORT"
+DEMO_KEY="demo-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+echo "demo: starting the HTTP API at $API_URL with a read key for this run (log: .logs/demo-api.log)"
+HUB_API_KEYS="$DEMO_KEY:read" $HUB api --port "$API_PORT" > .logs/demo-api.log 2>&1 &
+API=$!
 PRODUCER=""
 cleanup() {
   if [ -n "$PRODUCER" ]; then kill "$PRODUCER" 2>/dev/null || true; fi
-  kill "$WORKER" "$SINK" "$CHAINS" 2>/dev/null || true
-  wait "$WORKER" "$SINK" "$CHAINS" 2>/dev/null || true
+  kill "$WORKER" "$SINK" "$CHAINS" "$API" 2>/dev/null || true
+  wait "$WORKER" "$SINK" "$CHAINS" "$API" 2>/dev/null || true
 }
 trap cleanup EXIT
+api_up() {
+  .venv/bin/python - "$API_URL/health" <<'PY' 2>/dev/null
+import sys, time, urllib.request
+for _ in range(40):
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=1)
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.5)
+sys.exit(1)
+PY
+}
+if kill -0 "$API" 2>/dev/null && api_up; then
+  echo "demo: dashboard (fills as the windows close): $API_URL/dashboard#key=$DEMO_KEY"
+else
+  echo "demo: the API did not start (port $API_PORT busy? set DEMO_API_PORT); .logs/demo-api.log says:"
+  tail -n 5 .logs/demo-api.log
+  API_URL=""
+fi
 
 echo "demo: producing simulated traffic of every payload type for ${DURATION}s (200 events/s)"
 $HUB produce --rate 200 --duration "$DURATION" --every-variant > .logs/demo-producer.log 2>&1 &
@@ -65,3 +92,13 @@ $HUB tail hub.event-correlations --from-beginning --summary --timeout 5 --contai
 $HUB store-stats || true
 echo "demo: more to look at: '$HUB tail hub.dead-letter --from-beginning', '$HUB topics list'"
 echo "demo: (its topics carry the prefix '$HUB_TOPIC_PREFIX'; run 'HUB_TOPIC_PREFIX=$HUB_TOPIC_PREFIX $HUB tail ...')"
+if [ -n "$API_URL" ]; then
+  if [ -t 0 ]; then
+    echo "demo: the dashboard and the API stay up until you press Enter (or Ctrl-C):"
+  else
+    echo "demo: the dashboard and the API stop with this demo (run it in a terminal to keep them):"
+  fi
+  echo "  $API_URL/dashboard#key=$DEMO_KEY"
+  echo "  curl -s -H 'X-API-Key: $DEMO_KEY' '$API_URL/api/v1/correlations?per_page=1'"
+  if [ -t 0 ]; then read -r _ || true; fi
+fi

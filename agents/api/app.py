@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from agents.api import errors
 from agents.api.auth import Authenticator, KeyConfigError, load_keys
-from agents.api.routes import health, incidents, ingest, prometheus, query, stream
+from agents.api.routes import dashboard, health, incidents, ingest, prometheus, query, stream
 from agents.api.state import ApiLimits, EventPublisher, HubState, KafkaUnavailable
 from agents.settings import Settings, load_settings
 from agents.store import MetricStore
@@ -27,12 +27,13 @@ log = logging.getLogger("hub.api")
 
 DESCRIPTION = """\
 HTTP API of the LLM Analytics Hub: time-series queries over the stored windows, anomalies
-and correlations, event ingest, live streams (server-sent events) and Prometheus metrics.
+and correlations, event ingest, live streams (server-sent events), Prometheus metrics, and
+dashboard configs with the live dashboard page at `/dashboard`.
 
 Every response is the spec's `ApiResponse` (or `PaginatedResponse`) in its wire format;
 every error carries an `ApiError` whose message says what to change. Send an API key as
-`Authorization: Bearer <key>` or `X-API-Key: <key>`; `/health`, `/ready`, `/docs` and
-`/openapi.json` need none. See docs/API.md.
+`Authorization: Bearer <key>` or `X-API-Key: <key>`; `/health`, `/ready`, `/docs`,
+`/openapi.json` and the `/dashboard` page need none. See docs/API.md.
 """
 
 _TIMESTAMP_KEYS = {
@@ -123,7 +124,7 @@ def create_app(
     app.state.hub = state
     errors.install(app)
     app.add_middleware(errors.RequestContext)
-    for module in (health, query, incidents, ingest, stream, prometheus):
+    for module in (health, query, incidents, ingest, stream, prometheus, dashboard):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

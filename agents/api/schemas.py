@@ -19,6 +19,7 @@ from pipeline.models.api import (
 )
 from pipeline.models.base import Str, Timestamp, WireModel
 from pipeline.models.correlation import AnomalyCorrelation, AnomalyEvent
+from pipeline.models.metadata import DashboardConfig
 
 
 class ErrorResponse(ApiResponse):
@@ -92,3 +93,13 @@ class BatchEventResponse(ApiResponse):
     """``data`` is a BatchResponse (§9.7); a failed item's ``error`` has field paths."""
 
     data: BatchResponse  # type: ignore[assignment]
+
+
+class DashboardResponse(ApiResponse):
+    data: DashboardConfig  # type: ignore[assignment]
+
+
+class DashboardListResponse(ApiResponse):
+    """The built-in ``default`` first (or its stored replacement), then the others by id."""
+
+    data: list[DashboardConfig]  # type: ignore[assignment]

@@ -235,7 +235,9 @@ LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 async def stream_metrics(
     request: Request,
     _key: Annotated[ApiKey, Depends(require(Role.READ))],
-    metric: Annotated[str | None, Query(description="metric name prefix")] = None,
+    metric: Annotated[
+        list[str], Query(description="metric name prefix(es), comma-separated or repeated")
+    ] = [],  # noqa: B006
     tag: Annotated[list[str], Query(description="tag filter key:value, repeatable")] = [],  # noqa: B006
     resolution: Annotated[str, Query(description="1m, 5m, ... 30d")] = "1m",
     max_events: MaxEvents = None,
@@ -244,13 +246,14 @@ async def stream_metrics(
 ) -> StreamingResponse:
     window = parse_resolution(resolution, 0, 1)
     filters = parse_tag_filters(tag)
+    prefixes = tuple(parse_csv(metric))
     cursor = None if last_event_id is None else Cursor.decode(last_event_id)
     topic = hub_state(request).catalogue.metrics_topic(window.value).name
 
     def keep(record: Any) -> AggregatedMetric | None:
         try:
             doc = orjson.loads(record.value)
-            if metric and not str(doc.get("name", "")).startswith(metric):
+            if prefixes and not str(doc.get("name", "")).startswith(prefixes):
                 return None
             if filters and not matches(doc.get("tags") or {}, filters):
                 return None
