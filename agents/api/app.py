@@ -14,7 +14,16 @@ from pydantic.json_schema import models_json_schema
 
 from agents.api import errors
 from agents.api.auth import Authenticator, KeyConfigError, load_keys
-from agents.api.routes import dashboard, health, incidents, ingest, prometheus, query, stream
+from agents.api.routes import (
+    dashboard,
+    health,
+    incidents,
+    ingest,
+    metadata,
+    prometheus,
+    query,
+    stream,
+)
 from agents.api.state import ApiLimits, EventPublisher, HubState, KafkaUnavailable
 from agents.settings import Settings, load_settings
 from agents.store import MetricStore
@@ -124,7 +133,7 @@ def create_app(
     app.state.hub = state
     errors.install(app)
     app.add_middleware(errors.RequestContext)
-    for module in (health, query, incidents, ingest, stream, prometheus, dashboard):
+    for module in (health, query, incidents, ingest, stream, prometheus, dashboard, metadata):
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -8,6 +8,7 @@ metrics were made from. Events posted to the API are read back from the module t
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 import uuid
@@ -688,9 +689,9 @@ def test_metric_stream_and_prometheus(api: Api) -> None:
     _error(api.get("/metrics", key=None), 401, "unauthorized")
 
 
-FUZZ_EXAMPLES = 25
+FUZZ_EXAMPLES = int(os.environ.get("HUB_FUZZ_EXAMPLES", "25"))
 """Generated requests per operation: enough to hit every parameter's edge cases once or
-twice (the suite's time budget), not an exhaustive search."""
+twice (the suite's time budget), not an exhaustive search; raise it to fuzz harder."""
 
 
 def test_openapi_fuzz_finds_no_server_error(api: Api) -> None:
@@ -723,3 +724,35 @@ def test_openapi_fuzz_finds_no_server_error(api: Api) -> None:
         fuzz()
     assert checked > 100
     assert not failures, "\n".join(failures[:10])
+
+
+def test_metadata_crud_validates_and_needs_admin(api: Api) -> None:
+    """Assets (and, by the same code, policies and preferences): PUT validates with the
+    spec's model, reads need `read`, writes `admin`; ids must match the path."""
+    asset = {
+        "asset_id": "model-gpt-4o-prod", "asset_type": "model", "name": "gpt-4o (prod)",
+        "description": "production chat model", "version": {"major": 1},
+        "owner": {"team": "platform", "cost_centre": "cc-42"}, "tags": {"tier": "gold"},
+        "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-02T00:00:00Z",
+        "status": {"state": "active"}, "metadata": {},
+    }  # fmt: skip
+    path = "/api/v1/assets/model-gpt-4o-prod"
+    admin = {"X-API-Key": KEYS["admin"], "Content-Type": "application/json"}
+    body = orjson.dumps(asset)
+    refused = api.client.put(path, content=body, headers={"X-API-Key": KEYS["read"]})
+    _error(refused, 403, "forbidden")
+    created = api.client.put(path, content=body, headers=admin)
+    assert created.status_code == 201, created.text
+    assert api.client.put(path, content=body, headers=admin).status_code == 200  # replaced
+    got = api.get(path)
+    assert got.status_code == 200 and got.json()["data"] == asset
+    listed = api.get("/api/v1/assets").json()["data"]
+    assert [a["asset_id"] for a in listed] == ["model-gpt-4o-prod"]
+    other = api.client.put("/api/v1/assets/other-id", content=body, headers=admin)
+    assert "asset_id" in _error(other, 400, "bad_request")["field_errors"]
+    broken = api.client.put(path, content=orjson.dumps({**asset, "asset_type": "robot"}),
+                            headers=admin)  # fmt: skip
+    assert "asset_type" in str(_error(broken, 400, "bad_request")["field_errors"])
+    assert api.client.delete(path, headers=admin).status_code == 200
+    _error(api.get(path), 404, "not_found")
+    _error(api.client.delete(path, headers=admin), 404, "not_found")

@@ -54,6 +54,15 @@ def _enum_values(param: str, raw: list[str], enum: type[Any]) -> set[str]:
     return values
 
 
+def _one_value(param: str, raw: str, enum: type[Any]) -> str:
+    """A single enum value (an empty one is a mistake too, not 'no filter')."""
+    values = _enum_values(param, [raw], enum)
+    if len(values) != 1:
+        known = sorted(member.value for member in enum)
+        raise QueryError(param, f"{param} takes one value, one of {known} (got {raw!r})")
+    return next(iter(values))
+
+
 def _range(start: str | None, end: str | None) -> tuple[float, float]:
     now_ms = int(time.time() * 1000)
     low = -math.inf if start is None else parse_time("start", start, now_ms)
@@ -86,14 +95,20 @@ def _page_links(request: Request, page: int, total_pages: int) -> PaginationLink
     )
 
 
+MAX_PAGE = 1_000_000
+"""The wire format's page numbers are u32; a million pages of up to 1,000 items is more than
+the store keeps (found by the OpenAPI fuzz test: a 16-digit page was a 500)."""
+
+
 def _check_paging(request: Request, page: int, per_page: int) -> None:
     limits = hub_state(request).limits
     if not 1 <= per_page <= limits.max_per_page:
         raise QueryError(
             "per_page", f"per_page must be between 1 and {limits.max_per_page} (got {per_page})"
         )
-    if page < 1:
-        raise QueryError("page", f"page counts from 1 (got {page})")
+    if not 1 <= page <= MAX_PAGE:
+        raise QueryError("page", f"page counts from 1 to {MAX_PAGE} (got {page}); narrow the "
+                         "time range or filters to reach older items")  # fmt: skip
 
 
 async def _load(request: Request, kind: str, ids: list[bytes]) -> list[bytes]:
@@ -252,7 +267,7 @@ async def correlations(
     severities = _enum_values("severity", severity, ImpactSeverity)
     floor = None
     if min_severity is not None:
-        floor = next(iter(_enum_values("min_severity", [min_severity], ImpactSeverity)))
+        floor = _one_value("min_severity", min_severity, ImpactSeverity)
     types = _enum_values("anomaly_type", anomaly_type, AnomalyType)
     _score_band("strength", min_strength, max_strength)
     filtered = bool(modules or severities or floor or types) or (
