@@ -15,9 +15,16 @@ agent can share it. Per point:
   scores ≥ 0.8, the spec's "critical" band.
 * **Pattern deviation** (level shift): ``sustain`` points in a row on the same side
   with ``|z| >= shift_z``; scored on their mean ``|z|``. After ``2 × sustain`` such
-  points the new level is accepted as the baseline.
+  points the new level is accepted as the baseline (an *excursion*: the shift and
+  the run's own spread, which floors the scale while it lasts, are remembered).
+* **Drift** (``drift``): a CUSUM against a slow average, fed with normal points only;
+  its first alarm remembers the slow average before the drift.
+* **Recovery**: ``confirm`` points in a row back at the level before an excursion
+  or a drift (normal for it, unusual for the current level) are the series
+  recovering, not a drop or a spike: the detector returns to that level and forgets
+  the excursion's points. Remembered for ``recovery_memory_s`` (a day).
 * **Warm-up**: no score until ``warmup`` normal points were seen.
-* **Robustness**: anomalous points never enter the baseline window.
+* **Robustness**: anomalous points never enter the baseline window or the slow average.
 * **Episodes**: consecutive alerting points form one episode; it ends after
   ``cooldown`` quiet points. One alert per episode, not one per point, plus one
   more if the episode escalates into the critical band (score ≥ 0.8).
@@ -63,6 +70,10 @@ class DetectorConfig:
     """Alerting points in a row that open an episode: one heavy-tailed window is noise."""
     instant_score: float = 0.97
     """...unless a single point scores this much (|z| ≈ 6.8): no need to wait for it."""
+    recovery_memory_s: float = DAY_S
+    """How long the level before an accepted shift is remembered: a move back to it
+    within this is a recovery, not an anomaly (after a day at the new level, every
+    time of day has seen it; it is the normal)."""
     seasonal_min_cycles: int = 2
     seasonal_tolerance_s: float = 0.0
     """Points whose time of day is within this of each other share a seasonal slot
@@ -89,6 +100,27 @@ def logistic_score(z: float, center: float, softness: float) -> float:
     return 1.0 / (1.0 + math.exp(-(abs(z) - center) / softness))
 
 
+def _back(away: float, shift: float, band: float) -> bool:
+    """Does ``shift`` undo a move of ``away``, to within ``band``?"""
+    return shift * away < 0 and abs(away + shift) < band
+
+
+@dataclass(slots=True)
+class _Excursion:
+    """A level accepted as the new normal after a sustained shift, and what it takes to
+    go back: the series may return to where it was (a recovery, not a new anomaly)."""
+
+    offset: float
+    """Sum of the shifts accepted: the baseline before is the current one minus this."""
+    since: float
+    """When the last shift was accepted."""
+    scale: float
+    """The spread of the accepted runs: a new level brings its own noise (an error rate
+    of 40 % varies by points, not tenths; the old residuals understate it)."""
+    slots: list[int] = field(default_factory=list)
+    """Seasonal slots of the points remembered at the new level, in order."""
+
+
 @dataclass(slots=True)
 class SeriesDetector:
     config: DetectorConfig = field(default_factory=DetectorConfig)
@@ -106,6 +138,15 @@ class SeriesDetector:
     _cusum_hi: float = 0.0
     _cusum_lo: float = 0.0
     _pending_since: float = 0.0
+    _excursion: _Excursion | None = None
+    """Set while the series sits at a level accepted as the new normal (``_rebase``)."""
+    _held: list[float] | None = field(default_factory=list)
+    """Values of a run back toward the level before an excursion or drift, held out of
+    the baseline until it is a recovery (None: it was not; scored until the run ends)."""
+    _drift_anchor: float | None = None
+    """The slow average before an open drift (its first CUSUM alarm); cleared when the
+    series is back there."""
+    _drift_at: float = 0.0  # the drift's last alarm
 
     def update(self, timestamp: float, value: float, unit: float = 0.0) -> Scored:
         """Score one point. ``unit`` > 0: the value is a sum of a Poisson number of
@@ -118,28 +159,48 @@ class SeriesDetector:
             level = self._level(timestamp)
             self._remember(timestamp, value, 0.0 if level is None else value - level)
             return Scored(timestamp, value, 0.0, None, 0.0, None)
-        baseline, scale = self._baseline(timestamp)
-        if unit > 0:  # compound Poisson: variance = level × unit
-            scale = max(scale, math.sqrt(max(baseline, unit) * unit))
+        self._forget_old_levels(timestamp)
+        baseline, scale = self._baseline(timestamp, unit)
         z = (value - baseline) / scale
         score = logistic_score(z, cfg.z_at_alert, cfg.z_softness)
         kind: AnomalyType | None = AnomalyType.SPIKE if z > 0 else AnomalyType.DROP
         before = self._level_before_run(timestamp, baseline)
-        shift_score = self._track_shift((value - before) / scale, value - before)
-        drift_score = self._track_drift(value, baseline, scale)
-        if drift_score >= cfg.alert_score and not self._in_episode:
-            if not self._pending:
-                self._pending_since = timestamp
-            self._pending = max(self._pending, cfg.confirm - 1)  # CUSUM confirmed it already
-        shift_score = max(shift_score, drift_score)
+        # a run is detected against the level before it, and moves the current baseline
+        shift_score = self._track_shift((value - before) / scale, value - baseline)
         if shift_score >= cfg.alert_score:
             score, kind = max(score, shift_score), AnomalyType.PATTERN_DEVIATION
+        held = False
+        earlier = self._earlier_level(baseline)
+        z_run = (value - before) / scale
+        if earlier is None or abs(z_run) < cfg.shift_z or z_run * (earlier - before) <= 0:
+            self._held = []  # not (or no longer) a run back toward the earlier level
+        elif self._held is not None:  # a run back: a recovery once as sustained as any shift
+            self._held.append(value)
+            if len(self._held) < cfg.sustain:  # undecided: not scored yet
+                held, score, kind = True, 0.0, None
+            elif abs(statistics.median(self._held) - earlier) < cfg.z_at_alert * scale:
+                self._recover()  # and the point is scored against the level it is back at
+                baseline, scale = self._baseline(timestamp, unit)
+                z = (value - baseline) / scale
+                score = logistic_score(z, cfg.z_at_alert, cfg.z_softness)
+                kind = AnomalyType.SPIKE if z > 0 else AnomalyType.DROP
+            else:
+                self._held = None  # it went elsewhere: scored as usual until the run ends
+        if score < cfg.alert_score and not held:  # the slow average sees normal points only
+            drift_score = self._track_drift(timestamp, value, baseline, scale)
+            if drift_score >= cfg.alert_score:
+                if not self._in_episode:
+                    if not self._pending:
+                        self._pending_since = timestamp
+                    self._pending = max(self._pending, cfg.confirm - 1)  # CUSUM confirmed it
+                score, kind = drift_score, AnomalyType.PATTERN_DEVIATION
         alerting = score >= cfg.alert_score
         if not alerting:
             kind = None
-            self._remember(timestamp, value, value - baseline)
+            if not held:
+                self._remember(timestamp, value, value - baseline)
         elif len(self._run) >= 2 * cfg.sustain:
-            self._rebase()
+            self._rebase(timestamp, self._baseline(timestamp, unit, excursion=False)[1])
         if alerting and not self._pending:
             self._pending_since = timestamp
         start, end = self._episode(alerting, score)
@@ -155,19 +216,30 @@ class SeriesDetector:
             return None
         return statistics.median(list(self._recent)[-self.config.level_points :])
 
-    def expected(self, timestamp: float) -> tuple[float, float] | None:
-        """(baseline, spread) at ``timestamp`` once warmed up; None during warm-up."""
+    def expected(self, timestamp: float, unit: float = 0.0) -> tuple[float, float] | None:
+        """(baseline, spread) at ``timestamp`` once warmed up; None during warm-up.
+        ``unit``: as in ``update`` (the spread includes the Poisson floor)."""
         if len(self._residuals) < self.config.warmup:
             return None
-        return self._baseline(timestamp)
+        return self._baseline(timestamp, unit)
 
-    def _baseline(self, timestamp: float) -> tuple[float, float]:
+    def _baseline(
+        self, timestamp: float, unit: float = 0.0, excursion: bool = True
+    ) -> tuple[float, float]:
+        """(level, spread); ``excursion=False``: the spread of the level before it."""
         level = self._level(timestamp)
         assert level is not None
         residuals = list(self._residuals)
         center = statistics.median(residuals)
         spread = 1.4826 * statistics.median(abs(r - center) for r in residuals)
         floor = self.config.min_relative_scale * max(abs(level), 1e-12)
+        if excursion and self._excursion is not None:
+            floor = max(floor, self._excursion.scale)
+        if unit > 0:  # compound Poisson: variance = rate × unit
+            # the rate from the mean of the recent normal points: the median of a few
+            # small counts (the level) is too rough an estimate of it
+            rate = max(level, statistics.fmean(self._recent), unit)
+            floor = max(floor, math.sqrt(rate * unit))
         return level, max(spread, floor, 1e-12)
 
     def _remember(self, timestamp: float, value: float, residual: float) -> None:
@@ -178,8 +250,10 @@ class SeriesDetector:
             self._recent.popleft()
         while len(self._residuals) > window:
             self._residuals.popleft()
-        slot = self._seasonal.setdefault(self._slot(timestamp), deque(maxlen=7))
-        slot.append(value)
+        slot = self._slot(timestamp)
+        self._seasonal.setdefault(slot, deque(maxlen=7)).append(value)
+        if self._excursion is not None:
+            self._excursion.slots.append(slot)
 
     def _learn_step(self, timestamp: float) -> None:
         if self._last_time is not None and timestamp > self._last_time:
@@ -218,9 +292,13 @@ class SeriesDetector:
             return level
         return statistics.median(recent[-(cfg.level_points + cfg.sustain) : -cfg.sustain])
 
-    def _track_drift(self, value: float, baseline: float, scale: float) -> float:
+    def _track_drift(self, timestamp: float, value: float, baseline: float, scale: float) -> float:
         """CUSUM of the value against a slow average (hours): a creep too slow for the
-        recent level to notice adds up here. Only with ``config.drift``."""
+        recent level to notice adds up here. Only with ``config.drift``; fed with normal
+        points only (an alerting point is an anomaly already, and must not drag the
+        reference to the incident's level). An alarm moves the reference to the recent
+        level; one that moves it back to where it was before an earlier alarm is the
+        series recovering, not a new anomaly."""
         cfg = self.config
         if not cfg.drift:
             return 0.0
@@ -234,17 +312,106 @@ class SeriesDetector:
             self._slow_mean += cfg.drift_alpha * (value - self._slow_mean)
             return 0.0
         self._cusum_hi = self._cusum_lo = 0.0
-        self._slow_mean = value  # the drifted level is the new reference
+        recent = [*list(self._recent)[-(cfg.level_points - 1) :], value]
+        previous, self._slow_mean = self._slow_mean, statistics.median(recent)
+        anchor = self._drift_anchor
+        if anchor is None:
+            self._drift_anchor = previous
+        elif _back(previous - anchor, self._slow_mean - previous, cfg.shift_z * scale):
+            self._end_drift(anchor)  # back to the level before the drift: recovered
+            return 0.0
+        self._drift_at = timestamp
         return logistic_score(cfg.z_at_alert * total / cfg.drift_h, cfg.z_at_alert, cfg.z_softness)
 
-    def _rebase(self) -> None:
-        """A shift that lasts is the new normal: the whole baseline (recent level and
-        daily profile) moves by the shift's typical size; the residual spread stays."""
-        shift = statistics.median(d for _, d in self._run)
+    def _rebase(self, timestamp: float, scale: float) -> None:
+        """A shift that lasts is the new normal: the whole baseline (recent level, daily
+        profile, slow average) moves by the shift's typical size. Remembered as an
+        excursion, with the run's own spread, so that a move back is a recovery. A shift
+        back to where the series was before an excursion (within ``shift_z`` of its
+        spread there, ``scale``) is its recovery; one that brings the slow average back
+        to where it was before a drift is the drift's end."""
+        deviations = [d for _, d in self._run]
+        shift = statistics.median(deviations)
+        spread = 1.4826 * statistics.median(abs(d - shift) for d in deviations)
+        self._run = []
+        band = self.config.shift_z * scale
+        excursion = self._excursion
+        if excursion is not None and _back(excursion.offset, shift, band):
+            self._undo(excursion)
+            return
+        self._move(shift)
+        anchor, slow = self._drift_anchor, self._slow_mean
+        if anchor is not None and slow is not None and _back(slow - shift - anchor, shift, band):
+            self._end_drift(anchor)
+            return
+        if excursion is None:
+            self._excursion = _Excursion(shift, timestamp, spread)
+        else:
+            excursion.offset += shift
+            excursion.since = timestamp
+            excursion.scale = max(excursion.scale, spread)
+
+    def _forget_old_levels(self, timestamp: float) -> None:
+        """After ``recovery_memory_s`` at a new level, the level before it is history."""
+        memory = self.config.recovery_memory_s
+        if self._excursion is not None and timestamp - self._excursion.since > memory:
+            self._excursion = None
+        if self._drift_anchor is not None and timestamp - self._drift_at > memory:
+            self._drift_anchor = None
+
+    def _move(self, shift: float) -> None:
         self._recent = deque(v + shift for v in self._recent)
         for slot, values in self._seasonal.items():
             self._seasonal[slot] = deque((v + shift for v in values), maxlen=values.maxlen)
-        self._run = []
+        if self._slow_mean is not None:
+            self._slow_mean += shift
+
+    def _earlier_level(self, baseline: float) -> float | None:
+        """The level before an open excursion, or the slow average before an open drift.
+
+        A run back toward it (points off the current level by ``shift_z`` on its side)
+        is held out of the baseline and unscored; after ``sustain`` points, if their
+        median is within ``z_at_alert`` spreads of that level, the series recovered:
+        the detector returns there, and none of it is an anomaly."""
+        if self._excursion is not None:
+            return baseline - self._excursion.offset
+        return self._drift_anchor
+
+    def _recover(self) -> None:
+        """Back to the level before the excursion or the drift."""
+        if self._excursion is not None:
+            self._undo(self._excursion)
+        elif self._drift_anchor is not None:  # the recent level followed the drift: back
+            now = statistics.median(list(self._recent)[-self.config.level_points :])
+            self._recent = deque(v + self._drift_anchor - now for v in self._recent)
+            self._end_drift(self._drift_anchor)
+
+    def _undo(self, excursion: _Excursion) -> None:
+        """The detector returns to where it was before the excursion and forgets its
+        points, like any anomalous points."""
+        cfg = self.config
+        self._move(-excursion.offset)
+        keep_recent, keep_residuals = cfg.level_points, cfg.warmup
+        for slot in reversed(excursion.slots):
+            values = self._seasonal.get(slot)
+            if values:
+                values.pop()
+            if len(self._recent) > keep_recent:
+                self._recent.pop()
+            if len(self._residuals) > keep_residuals:
+                self._residuals.pop()
+        self._excursion = None
+        self._held, self._run = [], []
+        self._cusum_hi = self._cusum_lo = 0.0
+
+    def _end_drift(self, anchor: float) -> None:
+        """The drift is over, the series is back where it was: the slow average starts
+        again from its value before the drift (a long average, steadier than the few
+        points since the return)."""
+        self._drift_anchor = None
+        self._slow_mean = anchor
+        self._held, self._run = [], []
+        self._cusum_hi = self._cusum_lo = 0.0
 
     # ------------------------------------------------------------------ episodes
     def _episode(self, alerting: bool, score: float) -> tuple[bool, bool]:

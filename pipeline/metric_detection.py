@@ -9,7 +9,12 @@ collapse in counts is a frequency anomaly) and the value for gauges. Besides:
   it escalates into the critical band, and one when it ends (``Phase``).
 * **Silence**: a counter series that published every window for a while and
   stops altogether is a frequency anomaly too (``silences``): no window, no
-  count, so the plain detector never sees it.
+  count, so the plain detector never sees it. Scored like a window: the missing
+  windows' expected total against its spread, so a series that counts a few
+  events a window must stay silent longer than one that counts hundreds.
+* **Confirmation**: a statistic of a window's sample (a p95, the spread) opens an
+  episode only when the next window confirms it; counts and sums may alert on
+  one window (``_sampled``).
 * **Distribution shift**: the coefficient of variation of a statistics series
   moving while its mean holds (``_shape``).
 
@@ -18,6 +23,7 @@ Detector state lives in memory: a restarted worker warms up again.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -83,6 +89,14 @@ def _unit(metric: AggregatedMetric, counter: bool) -> float:
     if isinstance(values, StatisticalMeasures) and metric.name.endswith("_usd") and values.count:
         return abs(values.sum) / values.count
     return 0.0
+
+
+def _sampled(metric: AggregatedMetric) -> bool:
+    """Scored on a statistic of the window's sample (a p95), not on a total: its noise is
+    heavy-tailed (the slowest few requests decide a p95) and known only from the recent
+    windows, so one extreme window, however extreme, waits for the next to confirm it.
+    Counts and sums have a known noise floor (Poisson) and may alert on one window."""
+    return isinstance(metric.values, StatisticalMeasures) and not metric.name.endswith("_usd")
 
 
 def _is_duration(metric: AggregatedMetric) -> bool:
@@ -166,10 +180,14 @@ class MetricDetectors:
     def series(self) -> int:
         return len(self._detectors)
 
-    def _detector(self, key: DetectorKey, steady: bool = False) -> SeriesDetector:
+    def _detector(
+        self, key: DetectorKey, steady: bool = False, sampled: bool = False
+    ) -> SeriesDetector:
         detector = self._detectors.get(key)
         if detector is None:
             config = replace(self.config, steady=True, drift=True) if steady else self.config
+            if sampled:  # no single-window episodes: the next window confirms
+                config = replace(config, instant_score=math.inf)
             detector = self._detectors[key] = SeriesDetector(config)
         return detector
 
@@ -183,7 +201,7 @@ class MetricDetectors:
         size = (metric.window_end - metric.window_start).total_seconds()
         self._latest[size] = max(self._latest.get(size, start), start)
         alerts = self._presence_seen(key, start, size, metric, value)
-        detector = self._detector(key, steady=_is_duration(metric))
+        detector = self._detector(key, steady=_is_duration(metric), sampled=_sampled(metric))
         scored = detector.update(start, value, _unit(metric, counter))
         kind = scored.anomaly_type
         if counter and kind in (AnomalyType.SPIKE, AnomalyType.DROP):
@@ -280,7 +298,8 @@ class MetricDetectors:
         task: when the metric topics are read to their end; while catching up, a
         series whose partition was not read yet would look silent). A series is
         silent once ``windows`` windows of its size have closed (for other series)
-        since its last one.
+        since its last one, and their expected total is an anomaly by the series' own
+        spread (Poisson floor included).
         """
         alerts = []
         for key, presence in self._presence.items():
@@ -289,10 +308,18 @@ class MetricDetectors:
                 continue
             if latest - presence.last_start < self.silence.windows * presence.size:
                 continue
-            expected = self._detectors[key].expected(presence.last_start + presence.size)
+            expected = self._detectors[key].expected(presence.last_start + presence.size, 1.0)
             if expected is None:
                 continue
             baseline, scale = expected
+            # the missing windows are one observation of 0 against their expected total
+            # (n × baseline, spread √n × scale): a series that counts a few events a
+            # window has empty stretches now and then; they are silences only when long
+            missing = (latest - presence.last_start) / presence.size
+            z = math.sqrt(missing) * baseline / scale
+            score = logistic_score(z, self.config.z_at_alert, self.config.z_softness)
+            if score < self.config.alert_score:
+                continue
             presence.silent = True
             moment = datetime.fromtimestamp(presence.last_start + presence.size, UTC)
             tags = dict(key[2])
@@ -300,12 +327,7 @@ class MetricDetectors:
                 event_id=uuid.uuid5(_ID_NAMESPACE, f"{key!r}|silence|{moment.isoformat()}"),
                 source_module=_module(tags),
                 anomaly_type=AnomalyType.FREQUENCY_ANOMALY,
-                anomaly_score=round(
-                    logistic_score(
-                        baseline / scale, self.config.z_at_alert, self.config.z_softness
-                    ),
-                    6,
-                ),
+                anomaly_score=round(score, 6),
                 baseline=baseline,
                 observed=0.0,
                 deviation=-baseline,
@@ -337,7 +359,7 @@ class MetricDetectors:
         start = metric.window_start.timestamp()
         mean = self._means.setdefault(key, SeriesDetector(self.config)).update(start, values.avg)
         ratio = values.stddev / values.avg
-        steady = replace(self.config, steady=True)
+        steady = replace(self.config, steady=True, instant_score=math.inf)  # sampled too
         shape = self._shapes.setdefault(key, SeriesDetector(steady)).update(start, ratio)
         steady_mean = mean.score < self.config.alert_score
         kind = AnomalyType.DISTRIBUTION_SHIFT if shape.anomaly_type and steady_mean else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +129,41 @@ def test_hub_detect_command(tmp_path: Path) -> None:
     events = [AnomalyEvent.from_wire(line) for line in out.read_text().splitlines()]
     assert any(e.timestamp.timestamp() == t[400] and e.metric == "p95" for e in events)
     assert f"{t.size} rows" in done.stderr
+
+
+def _minutes(values: np.ndarray, config: DetectorConfig) -> list:
+    detector = SeriesDetector(config)
+    return [detector.update(T0 + 60 * i, float(v)) for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize("steady", [False, True])
+def test_an_incident_long_enough_to_be_learnt_ends_without_more_alerts(steady: bool) -> None:
+    """Thirty points at +60 with four times the noise: the level is accepted after twelve
+    (the incident's own noise with it, so no re-alerts inside), and the return to 100 is a
+    recovery to the level before, not a drop."""
+    config = replace(DetectorConfig(), steady=steady, drift=steady)
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        values = 100 + rng.normal(0, 3, 600)
+        values[300:330] = 160 + rng.normal(0, 12, 30)
+        detector = SeriesDetector(config)
+        scored = [detector.update(T0 + 60 * i, float(v)) for i, v in enumerate(values)]
+        starts = [i for i, s in enumerate(scored) if s.episode_start]
+        assert [i for i in starts if i >= 290] == [300], (seed, starts)
+        expected = detector.expected(T0 + 60 * 600)
+        assert expected is not None and abs(expected[0] - 100) < 5, expected
+
+
+def test_a_drift_that_ends_at_once_is_a_recovery_not_a_drop() -> None:
+    """Latency creeping up by 60 % over six hours (CUSUM alarms), then back at once to
+    where it was before the drift: a recovery, no alert then or later (the slow average
+    did not keep the drifted level)."""
+    config = replace(DetectorConfig(), steady=True, drift=True)
+    for seed in range(12):  # before the fix, all alerted at 660, seeds 5 and 7 again later
+        rng = np.random.default_rng(seed)
+        values = 100 + rng.normal(0, 3, 1300)
+        values[300:660] *= 1 + 0.6 * np.arange(360) / 360
+        starts = [i for i, s in enumerate(_minutes(values, config)) if s.episode_start]
+        during = [i for i in starts if 300 <= i < 660]
+        assert during and during[0] < 400, (seed, starts)
+        assert not [i for i in starts if i >= 660], (seed, starts)

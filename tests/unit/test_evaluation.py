@@ -52,7 +52,7 @@ def test_an_unseen_seed_is_detected_with_its_root_causes_and_few_false_alerts() 
     assert sum(i.root_correct for i in detected) >= 3
     fast = [i for i in detected if i.label.kind in ("prompt_injection", "provider_outage")]
     assert all(i.delay_windows is not None and i.delay_windows <= 2 for i in fast)
-    assert result.false_alerts <= result.alerts / 2
+    assert result.false_alerts <= result.alerts / 5  # 0 of 11 when measured
     quiet = run_scenario(Scenario(seed=912, days=2, incidents=()))
-    assert quiet.false_critical / quiet.days < 3  # the docs report the mean over five seeds
+    assert quiet.false_critical / quiet.days < 1  # the docs report the mean over five seeds
     assert quiet.alerts == quiet.false_alerts  # nothing to belong to
