@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -137,6 +138,10 @@ async def _publish(out: StepOutput) -> None:
         )
     if futures:
         await asyncio.gather(*futures)
+    if out.results:
+        now = time.time()
+        ends = {result.end for result in out.results}
+        COUNTERS.close_delays_s.extend(now - end for end in ends)
     COUNTERS.windows_published += len(out.results)
     COUNTERS.late_points += len(out.late)
     COUNTERS.duplicate_batches_skipped += out.duplicate_events

@@ -47,4 +47,5 @@ app = faust.App(
 # Import the agents so they register on the app.
 from agents import aggregate as _aggregate  # noqa: E402,F401
 from agents import detect as _detect  # noqa: E402,F401
+from agents import health_report as _health_report  # noqa: E402,F401
 from agents import ingest as _ingest  # noqa: E402,F401

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections import deque
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass
@@ -27,8 +28,14 @@ class Counters:
     stale_skipped: int = 0
     """hub.points messages delivered after their partition was revoked; left to the owner."""
 
+    close_delays_s: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
+    """Seconds from each recently published window's end to its results being on the broker
+    (one entry per closed window and size, not per series)."""
+
     def snapshot(self) -> dict[str, int]:
-        return asdict(self)
+        counts = asdict(self)
+        del counts["close_delays_s"]
+        return counts
 
 
 COUNTERS = Counters()

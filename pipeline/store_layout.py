@@ -81,6 +81,10 @@ class StoreLayout:
         """Hash dashboard id -> ``DashboardConfig`` wire JSON (the ones users PUT)."""
         return f"{self.prefix}dashboards"
 
+    def worker(self, name: str) -> str:
+        """String (expires after a minute): a worker's latest health report, JSON."""
+        return f"{self.prefix}worker:{name}"
+
     def applied(self) -> str:
         """Hash ``topic|partition`` -> next offset the sink has fully written (progress)."""
         return f"{self.prefix}sink-offsets"

@@ -673,7 +673,27 @@ def test_metric_stream_and_prometheus(api: Api) -> None:
     data = [orjson.loads(f["data"])["data"] for f in frames[:2]]
     assert all(d["name"] == LATENCY and d["tags"]["region"] == "us" for d in data)
 
+    # A worker's health report (agents/health_report.py writes it every 5 s; this one is
+    # written here in the same shape: the API test runs no worker).
+    client = redis.Redis.from_url(api.env["HUB_REDIS_URL"])
+    report = {
+        "worker": "host-a:42", "at": time.time(), "events_per_s": 1234.5,
+        "counters": {"consumed": 1000, "processed": 990, "dead_lettered": 10,
+                     "late_points": 3, "windows_published": 77, "anomalies": 2},
+        "close_delay_s": {"p50": 0.8, "p99": 1.6, "max": 2.0, "windows": 40},
+    }  # fmt: skip
+    key = StoreLayout(api.env["HUB_TOPIC_PREFIX"]).worker("host-a:42")
+    client.set(key, orjson.dumps(report), ex=60)
     text = api.get("/metrics").text
+    client.delete(key)
+    for line in (
+        "hub_workers 1.0",
+        'hub_worker_consumed_total{worker="host-a:42"} 1000.0',
+        'hub_worker_dead_lettered_total{worker="host-a:42"} 10.0',
+        'hub_worker_events_per_second{worker="host-a:42"} 1234.5',
+        'hub_window_close_delay_seconds{worker="host-a:42",quantile="0.99"} 1.6',
+    ):
+        assert line in text.splitlines(), line
     newest = max(SERIES[("gpt-4o", "eu")])
     p95 = float(np.percentile(seed.samples[("gpt-4o", "eu")][newest], 95)) / 1000
     line = next(

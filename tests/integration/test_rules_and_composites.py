@@ -16,10 +16,12 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 import numpy as np
+import redis
 
 from pipeline.models.correlation import AnomalyEvent
 from pipeline.models.metrics import AggregatedMetric, CompositeMetric
 from pipeline.simulate import EventSimulator
+from pipeline.store_layout import StoreLayout
 from tests.integration.harness import Worker, collect, hub, produce_raw, run
 
 ENV = "it-composite"
@@ -51,6 +53,21 @@ def _events(start: float) -> tuple[list, dict[float, float]]:
     return events, expected
 
 
+def _worker_report(env: dict[str, str], consumed: int) -> dict:
+    """The worker's latest report in Redis once it has counted ``consumed`` events."""
+    client = redis.Redis.from_url(env.get("HUB_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    pattern = StoreLayout(env["HUB_TOPIC_PREFIX"]).worker("*")
+    deadline = time.monotonic() + 30
+    report: dict = {}
+    while time.monotonic() < deadline:
+        keys = list(client.scan_iter(match=pattern))
+        report = json.loads(client.get(keys[0])) if keys else {}
+        if report.get("counters", {}).get("consumed") == consumed and report["close_delay_s"]:
+            break
+        time.sleep(1)
+    return report
+
+
 def test_rule_alert_and_composite_metrics(kafka_bootstrap: str, hub_env: dict[str, str]) -> None:
     env = hub_env
     prefix = env["HUB_TOPIC_PREFIX"]
@@ -80,8 +97,17 @@ def test_rule_alert_and_composite_metrics(kafka_bootstrap: str, hub_env: dict[st
         shaped = run(collect(kafka_bootstrap, prefix + "hub.composites",
                              lambda r: len(r) >= MINUTES - 1, 30))  # fmt: skip
         assert worker.alive(), worker.log_tail()
+        report = _worker_report(env, len(events))
     finally:
         worker.stop()
+
+    # The worker's health report (what hub api's /metrics shows): counts reconcile and
+    # every produced event is counted once; window-close delays were measured.
+    counters = report["counters"]
+    assert counters["consumed"] == len(events)
+    assert counters["consumed"] == counters["processed"] + counters["dead_lettered"]
+    assert counters["dead_lettered"] == 0 and counters["windows_published"] > 0
+    assert report["close_delay_s"]["windows"] > 0
 
     rule_alerts = [r for r in alerts if dict(r.headers).get("hub.rule") == b"budget_spend"]
     assert rule_alerts, f"no budget rule alert; worker log:\n{worker.log_tail()}"

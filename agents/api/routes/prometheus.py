@@ -211,9 +211,49 @@ async def _kafka_samples(state: HubState, out: Exposition) -> bool:
     return True
 
 
+_WORKER_COUNTERS = {
+    "consumed": "Events read from the module topics (consumed = processed + dead-lettered)",
+    "processed": "Valid events turned into points",
+    "dead_lettered": "Events sent to the dead-letter topic",
+    "late_points": "Points that arrived after their window closed (to the late-events topic)",
+    "windows_published": "Closed-window results published",
+    "anomalies": "Alert episodes published",
+}
+
+
+async def _worker_samples(state: HubState, out: Exposition) -> None:
+    """The workers' own reports (agents/health_report.py; each expires a minute after
+    its worker stops): counters, events/s and window-close delay."""
+    r, layout = state.store.redis, state.store.layout
+    keys = [k async for k in r.scan_iter(match=layout.worker("*"), count=100)]
+    reports = [orjson.loads(raw) for raw in await r.mget(keys) if raw] if keys else []
+    out.family("hub_workers", "gauge", "Workers that reported in the last minute")
+    out.sample("hub_workers", len(reports))
+    for name, text in _WORKER_COUNTERS.items():
+        family = f"hub_worker_{name}_total"
+        out.family(family, "counter", text)
+        for report in reports:
+            value = report["counters"].get(name, 0)
+            out.sample(family, value, (("worker", report["worker"]),))
+    out.family("hub_worker_events_per_second", "gauge", "Events consumed per second (5 s)")
+    out.family("hub_window_close_delay_seconds", "gauge",
+               "Seconds from a window's end to its results on the broker, over the worker's "
+               "last 2,000 closed windows")  # fmt: skip
+    for report in reports:
+        worker = (("worker", report["worker"]),)
+        if report.get("events_per_s") is not None:
+            out.sample("hub_worker_events_per_second", report["events_per_s"], worker)
+        delays = report.get("close_delay_s")
+        for quantile, key in (("0.5", "p50"), ("0.99", "p99")):
+            if delays:
+                out.sample("hub_window_close_delay_seconds", delays[key],
+                           (*worker, ("quantile", quantile)))  # fmt: skip
+
+
 async def _store_samples(state: HubState, out: Exposition) -> None:
     store = state.store
     r, layout = store.redis, store.layout
+    await _worker_samples(state, out)
     out.family("hub_store_anomalies", "gauge", "Anomaly episodes stored by the sink")
     out.sample("hub_store_anomalies", await r.zcard(layout.events("anomalies")))
     out.family("hub_store_correlations", "gauge", "Correlations (incidents) stored by the sink")
