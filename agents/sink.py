@@ -23,6 +23,7 @@ import redis
 from agents import kafka_clients
 from agents.settings import Settings
 from agents.store import MetricStore
+from pipeline.enrichment import KINDS, metadata_record
 from pipeline.models.metrics import AggregatedMetric
 from pipeline.topics import Catalogue
 
@@ -37,16 +38,22 @@ class SinkCounts:
     metrics: int = 0
     anomalies: int = 0
     correlations: int = 0
+    metadata: int = 0
+    """Asset and policy records (and deletions) from the compacted metadata topics."""
     unreadable: int = 0
     trimmed: int = 0
     retries: int = 0
 
 
 def sink_topics(catalogue: Catalogue) -> dict[str, str]:
-    """Topic name -> what it carries (``metrics``, ``anomalies``, ``correlations``)."""
+    """Topic name -> what it carries (``metrics``, ``anomalies``, ``correlations``,
+    ``assets``, ``policies``)."""
     topics = {t.name: "metrics" for t in catalogue.by_role("metrics")}
     topics[catalogue.one("anomalies").name] = "anomalies"
     topics[catalogue.one("correlations").name] = "correlations"
+    for kind in KINDS:  # the registry's assets and the policy engine's policies
+        for topic in catalogue.by_role(kind):
+            topics[topic.name] = kind
     return topics
 
 
@@ -67,6 +74,15 @@ async def write_records(
         try:
             if kind == "metrics":
                 metrics.append(AggregatedMetric.from_wire(record.value))
+                continue
+            if kind in KINDS:
+                object_id, stored = metadata_record(kind, record.key, record.value)
+                key = store.layout.metadata(kind)
+                if stored is None:
+                    await store.redis.hdel(key, object_id)
+                else:
+                    await store.redis.hset(key, object_id, stored)
+                counts.metadata += 1
                 continue
             body = orjson.loads(record.value)
             if kind == "anomalies":

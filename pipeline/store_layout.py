@@ -81,6 +81,11 @@ class StoreLayout:
         """Hash dashboard id -> ``DashboardConfig`` wire JSON (the ones users PUT)."""
         return f"{self.prefix}dashboards"
 
+    def metadata(self, kind: str) -> str:
+        """Hash id -> wire JSON of ``assets``, ``policies`` or ``preferences`` (the API's
+        CRUD and, for assets and policies, the compacted metadata topics via the sink)."""
+        return f"{self.prefix}meta:{kind}"
+
     def worker(self, name: str) -> str:
         """String (expires after a minute): a worker's latest health report, JSON."""
         return f"{self.prefix}worker:{name}"

@@ -21,6 +21,8 @@ _ROLES = {
     "composites",
     "event-correlations",
     "event-graphs",
+    "assets",
+    "policies",
     "dead-letter",
     "late",
     "internal",

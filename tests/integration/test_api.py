@@ -780,3 +780,41 @@ def test_metadata_crud_validates_and_needs_admin(api: Api) -> None:
     assert api.client.delete(path, headers=admin).status_code == 200
     _error(api.get(path), 404, "not_found")
     _error(api.client.delete(path, headers=admin), 404, "not_found")
+
+
+async def _produce_keyed(bootstrap: str, topic: str, key: bytes, value: bytes | None) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, key=key, value=value)
+    finally:
+        await producer.stop()
+
+
+def test_registry_assets_arrive_on_their_topic_and_enrich_queries(api: Api) -> None:
+    """An asset on the registry's compacted topic reaches the store through the sink;
+    query answers then carry its owner and cost centre on the model's series; a
+    tombstone removes it."""
+    topic = api.env["HUB_TOPIC_PREFIX"] + "llm-registry.assets"
+    asset = {
+        "asset_id": "gpt-4o", "asset_type": "model", "name": "GPT-4o", "description": "",
+        "version": {}, "owner": {"team": "platform", "cost_centre": "cc-42"}, "tags": {},
+        "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z",
+        "status": {}, "metadata": {},
+    }  # fmt: skip
+    run(_produce_keyed(api.bootstrap, topic, b"gpt-4o", orjson.dumps(asset)))
+    _wait(lambda: api.get("/api/v1/assets/gpt-4o").status_code == 200, 30,
+          "the sink did not store the registry's asset", api.worker)  # fmt: skip
+    answer = api.get("/api/v1/query", params={"metric": LATENCY, "fields": "p95"}).json()
+    series = answer["data"]["series"]
+    assert series
+    for one in series:
+        expected = {"owner": "platform", "cost_centre": "cc-42"}
+        enriched = {k: one["tags"].get(k) for k in expected}
+        assert enriched == (expected if one["tags"]["model_id"] == "gpt-4o" else
+                            {"owner": None, "cost_centre": None})  # fmt: skip
+    run(_produce_keyed(api.bootstrap, topic, b"gpt-4o", None))
+    _wait(lambda: api.get("/api/v1/assets/gpt-4o").status_code == 404, 30,
+          "the tombstone did not delete the asset", api.worker)  # fmt: skip

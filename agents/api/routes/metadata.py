@@ -51,7 +51,7 @@ class Kind:
     label: str
 
     def key(self, request: Request) -> str:
-        return f"{hub_state(request).store.layout.prefix}meta:{self.path}"
+        return hub_state(request).store.layout.metadata(self.path)
 
 
 def _parse(kind: Kind, raw: bytes, object_id: str) -> WireModel:

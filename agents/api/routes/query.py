@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,6 +15,7 @@ from agents.api.auth import ApiKey, Role
 from agents.api.deps import hub_state, require
 from agents.api.errors import ApiProblem, WireJSON, meta
 from agents.api.reader import read_points
+from pipeline.enrichment import asset_index, enrich
 from pipeline.models.api import (
     ApiDataPoint,
     ApiResponse,
@@ -23,6 +24,7 @@ from pipeline.models.api import (
     SeriesData,
     TimeSeriesQueryResult,
 )
+from pipeline.models.metadata import AssetMetadata
 from pipeline.models.metrics import TimeRange
 from pipeline.query import (
     QueryError,
@@ -55,6 +57,18 @@ Csv = Annotated[list[str], Query()]
 
 def _dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+async def _asset_index(store: Any) -> dict[str, dict[str, str]]:
+    """Registered assets (API CRUD or the registry's topic) -> owner / cost-centre tags."""
+    raw = await store.redis.hgetall(store.layout.metadata("assets"))
+    assets = []
+    for value in raw.values():
+        try:
+            assets.append(AssetMetadata.from_wire(value))
+        except ValueError:
+            continue  # written by hand into Redis; the CRUD and the sink validate
+    return asset_index(assets)
 
 
 @router.get(
@@ -150,6 +164,7 @@ async def query(
         spec = dataclasses.replace(spec, fields=(default,))
     output = run_query(spec, rows)
 
+    assets = await _asset_index(hub.store)
     result_series = []
     for out in output.series:
         points = []
@@ -164,7 +179,8 @@ async def query(
             points.append(
                 ApiDataPoint(timestamp=_dt(point.timestamp_ms), value=point.value, **extras)
             )
-        result_series.append(SeriesData(name=out.name, tags=out.tags, points=points))
+        tags = enrich(out.tags, assets)
+        result_series.append(SeriesData(name=out.name, tags=tags, points=points))
     returned = sum(len(s.points) for s in result_series)
     metrics = QueryMetrics(
         execution_time_ms=int((time.perf_counter() - started) * 1000),
