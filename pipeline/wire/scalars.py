@@ -24,7 +24,10 @@ def parse_timestamp(value: object) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("timestamp has no UTC offset; add 'Z' or '+HH:MM'")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"timestamp {value.isoformat()} is out of range in UTC") from None
     if not isinstance(value, str):
         raise ValueError("timestamp must be an RFC 3339 string")
     match = _TS.fullmatch(value)
@@ -47,9 +50,13 @@ def parse_timestamp(value: object) -> datetime:
         moment = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), micros, tz
         )
+        return moment.astimezone(UTC)
     except ValueError as exc:
         raise ValueError(f"invalid timestamp {value!r}: {exc}") from None
-    return moment.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 is in year 0 in UTC: not an error pydantic would turn
+        # into a validation error by itself, so one such event would crash the reader.
+        raise ValueError(f"invalid timestamp {value!r}: out of range in UTC") from None
 
 
 def format_timestamp(value: datetime) -> str:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.ingest import IngestLimits, decode_message
+from pipeline.ingest import IngestLimits, decode_message, decode_points
 from pipeline.simulate import VARIANTS, EventSimulator
 from pipeline.validate_lines import validate_lines
 
@@ -88,3 +88,22 @@ def test_validate_lines_all_valid_exits_zero() -> None:
     out = io.StringIO()
     assert validate_lines([_event(v).encode() for v in VARIANTS], out) == 0
     assert out.getvalue().strip() == f"{len(VARIANTS)} valid, 0 invalid"
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "0001-01-01T00:30:00+00:45"],
+)
+def test_timestamps_out_of_range_in_utc_are_rejected_not_raised(stamp: str) -> None:
+    """Valid RFC 3339 on its own, outside datetime's range once in UTC: this raised
+    OverflowError (found by the API's OpenAPI fuzz) and a single such event stopped the
+    worker's ingest. Both decode paths must reject it with a reason."""
+    doc = json.loads(_event())
+    doc["timestamp"] = stamp
+    raw = json.dumps([doc, json.loads(_event())]).encode()
+    decoded = decode_message(raw, now=NOW.timestamp())
+    assert len(decoded.events) == 1 and len(decoded.rejections) == 1
+    assert "out of range in UTC" in str(decoded.rejections[0].issues[0])
+    fast = decode_points(raw, now=NOW.timestamp())
+    assert fast.consumed == 2 and len(fast.rejections) == 1
+    assert fast.rejections[0].batch_index == 0
