@@ -288,6 +288,28 @@ def _cmd_store_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_store_clear(args: argparse.Namespace) -> int:
+    from agents.settings import load_settings
+    from agents.store import MetricStore, clear_store
+
+    settings = load_settings()
+    prefix = f"{settings.topic_prefix}hub:"
+    if not args.yes:
+        print(f"hub store-clear: this deletes every Redis key under {prefix!r} at "
+              f"{settings.redis_url}; run again with --yes", file=sys.stderr)  # fmt: skip
+        return 2
+
+    async def main() -> int:
+        store = MetricStore(settings.redis_url, settings.topic_prefix)
+        try:
+            return await clear_store(store)
+        finally:
+            await store.close()
+
+    print(f"hub store-clear: {asyncio.run(main())} keys under {prefix!r} deleted")
+    return 0
+
+
 def _cmd_chains(args: argparse.Namespace) -> int:
     from agents.chains import run_chains
 
@@ -440,6 +462,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     store_stats = sub.add_parser("store-stats", help="what the sink stored in Redis")
     store_stats.set_defaults(func=_cmd_store_stats)
+
+    store_clear = sub.add_parser("store-clear", help="delete what the sink stored (this prefix)")
+    store_clear.add_argument("--yes", action="store_true", help="really delete")
+    store_clear.set_defaults(func=_cmd_store_clear)
 
     chains = sub.add_parser("chains", help="assemble causal chains of correlated events")
     chains.set_defaults(func=_cmd_chains)

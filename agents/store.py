@@ -144,6 +144,20 @@ class StoreStats:
         return self.point_bytes / self.points if self.points else 0.0
 
 
+async def clear_store(store: MetricStore) -> int:
+    """Deletes every key under this store's prefix (``make demo`` starts from nothing)."""
+    deleted = 0
+    batch: list[bytes] = []
+    async for key in store.redis.scan_iter(match=f"{store.layout.prefix}*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            deleted += await store.redis.delete(*batch)
+            batch = []
+    if batch:
+        deleted += await store.redis.delete(*batch)
+    return deleted
+
+
 async def store_stats(store: MetricStore) -> StoreStats:
     """Counts and memory of what the sink stored under this prefix (scans its keys)."""
     r, layout = store.redis, store.layout

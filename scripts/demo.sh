@@ -14,6 +14,7 @@ export HUB_TOPIC_PREFIX="${HUB_TOPIC_PREFIX:-demo-}"
 export HUB_APP_ID="${HUB_APP_ID:-hub-demo}"
 export HUB_DATA_DIR="${HUB_DATA_DIR:-$PWD/.run/demo}"
 $HUB topics delete --yes
+$HUB store-clear --yes
 rm -rf "$HUB_DATA_DIR"
 sleep 2  # topic deletion completes in the background
 $HUB topics apply

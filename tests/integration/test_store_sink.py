@@ -160,5 +160,9 @@ def test_sink_is_idempotent_retains_and_survives_a_redis_outage(
         assert "Redis is back" in sink.log_path.read_text()
         stats = hub(env, "store-stats").stdout
         assert "2 series-resolutions, 100 points" in stats and "1 anomalies" in stats, stats
+        assert hub(env, "store-clear", check=False).returncode == 2  # refuses without --yes
+        assert len(_stored(client, layout, MODELS[0])) == 50
+        hub(env, "store-clear", "--yes")
+        assert list(client.scan_iter(match=layout.prefix + "*")) == []
     finally:
         sink.stop()
