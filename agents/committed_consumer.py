@@ -35,10 +35,13 @@ async def run_committed(
     poll_ms: int,
     tick: tuple[float, Tick] | None = None,
     min_interval_s: float = 0.0,
+    commit_each_batch: bool = True,
     **consumer_options: Any,
 ) -> None:
     """``min_interval_s``: at most one handled batch per interval; under light traffic
-    this gathers a few polls' worth into one batch instead of a batch per message."""
+    this gathers a few polls' worth into one batch instead of a batch per message.
+    ``commit_each_batch=False``: the handler's owner commits (with ``commit_offsets``),
+    e.g. only together with a checkpoint of its state."""
     consumer = kafka_clients.consumer(
         settings,
         *topics,
@@ -59,7 +62,9 @@ async def run_committed(
             if records:
                 last_handled = time.monotonic()
                 await handle(records)
-                await _commit(name, consumer, {tp: p[-1].offset + 1 for tp, p in batches.items()})
+                if commit_each_batch:
+                    offsets = {tp: p[-1].offset + 1 for tp, p in batches.items()}
+                    await _commit(name, consumer, offsets)
             if tick is not None and time.monotonic() - last_tick >= tick[0]:
                 last_tick = time.monotonic()
                 await tick[1](consumer)
@@ -70,6 +75,13 @@ async def run_committed(
         await app.crash(exc)
     finally:
         await consumer.stop()
+
+
+async def commit_offsets(name: str, consumer: Any, offsets: dict[str, int]) -> None:
+    """Commit ``topic|partition`` -> next offset, for the partitions still assigned."""
+    owned = {tp: offsets[source_of(tp)] for tp in consumer.assignment() if source_of(tp) in offsets}
+    if owned:
+        await _commit(name, consumer, owned)
 
 
 async def _commit(name: str, consumer: Any, offsets: dict[Any, int]) -> None:

@@ -5,9 +5,12 @@ A plain aiokafka consumer (group ``<app id>-detect``) reads the metric topics of
 (:mod:`pipeline.metric_detection`), and an alert episode's start is published to
 the anomalies topic, keyed by metric name; alerts that form one incident across
 series (:mod:`pipeline.correlation`) go to the correlations topic with their root
-cause and impact, keyed by correlation id. Offsets are committed after the alerts
-are on the broker; a restart re-reads at most the last poll (the alerts' ids are
-deterministic, so a consumer can drop a repeat) and warms the detectors up again.
+cause and impact, keyed by correlation id. The detection state (detectors, rules,
+correlators, composites) is checkpointed with the offsets it has applied every 30 s
+and on a graceful stop (:mod:`agents.detect_checkpoint`); offsets are committed only
+right after a checkpoint, so a restart resumes warm and applies each result once. A
+crash re-publishes the alerts of at most the last 30 s (their ids are deterministic,
+so a consumer can drop a repeat).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agents import detect_checkpoint
 from agents.app import app, catalogue, settings
-from agents.committed_consumer import read_to_end, run_committed
+from agents.committed_consumer import commit_offsets, read_to_end, run_committed
 from agents.counters import COUNTERS
 from pipeline.aggregates import parse_windows
 from pipeline.composite import CompositeBuilder, CompositeConfig, CompositeResult
@@ -63,6 +67,38 @@ CORRELATORS = {
 }
 """One per window size: a metric's 1m and 1h alerts are one series seen twice, not two."""
 
+CHECKPOINT_PATH = Path(settings.data_dir) / "detect-checkpoint.pkl"
+CHECKPOINT_EVERY_S = 30.0
+"""How often detection state is saved with its offsets (and the offsets committed): a
+crash re-reads at most this much of the metric topics, into the restored state."""
+APPLIED: dict[str, int] = {}
+"""``topic|partition`` -> next metric offset the state has applied."""
+_restored = detect_checkpoint.load(CHECKPOINT_PATH)
+if _restored is not None:
+    APPLIED, _state = _restored
+    DETECTORS = _state["detectors"]
+    COMPOSITES = _state["composites"]
+    saved = _state["correlators"]
+    CORRELATORS = {size: saved.get(size, fresh) for size, fresh in CORRELATORS.items()}
+    if _state["rules"].rules == RULES.rules:  # a changed rules.yaml starts its rules afresh
+        RULES = _state["rules"]
+    log.warning("detection state restored from %s: %d series, offsets %s",
+                CHECKPOINT_PATH, DETECTORS.series, APPLIED)  # fmt: skip
+_last_checkpoint = time.monotonic()
+
+
+def _checkpoint() -> bool:
+    """Save the state with its offsets; a failure is logged, detection carries on (its
+    offsets are then not committed, so nothing is skipped on a restart)."""
+    state = {"detectors": DETECTORS, "rules": RULES, "correlators": CORRELATORS,
+             "composites": COMPOSITES}  # fmt: skip
+    try:
+        detect_checkpoint.save(CHECKPOINT_PATH, APPLIED, state)
+    except Exception:
+        log.exception("detection checkpoint to %s failed; detection carries on", CHECKPOINT_PATH)
+        return False
+    return True
+
 
 SILENCE_CHECK_S = 5.0
 """How often silent series are looked for (only when the metric topics are read to
@@ -71,19 +107,29 @@ their end: while catching up, a series in a partition not read yet is not silent
 
 @app.task
 async def run_detection() -> None:
-    await run_committed(
-        "detect",
-        METRIC_TOPICS,
-        DETECT_GROUP,
-        _detect,
-        max_records=1000,
-        poll_ms=500,
-        tick=(SILENCE_CHECK_S, _periodic),
-    )
+    try:
+        await run_committed(
+            "detect",
+            METRIC_TOPICS,
+            DETECT_GROUP,
+            _detect,
+            max_records=1000,
+            poll_ms=500,
+            tick=(SILENCE_CHECK_S, _periodic),
+            commit_each_batch=False,  # committed with each checkpoint instead
+        )
+    finally:
+        _checkpoint()  # a graceful stop resumes exactly where it stopped
 
 
 async def _periodic(consumer: Any) -> None:
-    """Composites of quiet windows; then silent series, once every metric partition is read."""
+    """A checkpoint when due; composites of quiet windows; then silent series, once
+    every metric partition is read."""
+    global _last_checkpoint
+    if time.monotonic() - _last_checkpoint >= CHECKPOINT_EVERY_S:
+        _last_checkpoint = time.monotonic()
+        if _checkpoint():  # first the state, then the offsets it covers
+            await commit_offsets("detect", consumer, APPLIED)
     pending = []
     for result in COMPOSITES.flush(time.time()):
         pending += await _publish_composite(result)
@@ -103,6 +149,10 @@ async def _detect(records: list[Any]) -> None:
     """Score each window result; publish the alerts and wait until they are on the broker."""
     pending = []
     for record in records:
+        source = f"{record.topic}|{record.partition}"
+        if record.offset < APPLIED.get(source, 0):
+            continue  # already in the restored state
+        APPLIED[source] = record.offset + 1
         try:
             metric = AggregatedMetric.from_wire(record.value)
         except ValueError as exc:  # not ours to fix: say so, keep going

@@ -18,7 +18,7 @@ collapse in counts is a frequency anomaly) and the value for gauges. Besides:
 * **Distribution shift**: the coefficient of variation of a statistics series
   moving while its mean holds (``_shape``).
 
-Detector state lives in memory: a restarted worker warms up again.
+The worker checkpoints this state (agents/detect_checkpoint.py): it is picklable.
 """
 
 from __future__ import annotations

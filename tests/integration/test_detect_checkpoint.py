@@ -1,0 +1,88 @@
+"""Durable detection state: a restarted worker detects an incident at once, from the
+baseline its predecessor learned (a cold worker would still be warming up: it needs 24
+windows per series before it alerts). Runs in real time: the incident is the next
+minute, so the test takes two to three minutes."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import signal
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline.incident_demo import INCIDENT_MINUTE, incident_history
+from tests.integration.harness import Worker, collect, hub, produce_raw, run
+
+THREAT_METRIC = "security_threats.count"
+
+
+def test_restarted_worker_keeps_its_baselines(kafka_bootstrap: str, hub_env: dict[str, str]):
+    env = hub_env
+    prefix = env["HUB_TOPIC_PREFIX"]
+    hub(env, "topics", "apply")
+    # The incident starts at the next minute boundary at least 30 s away: its events are
+    # then not late for the second worker (the first one's watermark, restored with its
+    # state, follows the wall clock once it has read everything).
+    incident_ts = math.ceil((time.time() + 30) / 60) * 60
+    start = incident_ts - 60 * INCIDENT_MINUTE
+    events = incident_history(start)
+    before = [e for e in events if e.timestamp.timestamp() < incident_ts]
+    after = [e for e in events if e.timestamp.timestamp() >= incident_ts]
+
+    def send(chosen: list) -> None:
+        run(produce_raw(kafka_bootstrap, [
+            (f"{prefix}{e.source_module.value}.events", e.to_wire_bytes()) for e in chosen
+        ]))  # fmt: skip
+
+    def window_published(minute: int):
+        stamp = datetime.fromtimestamp(start + 60 * minute, UTC).isoformat().replace("+00:00", "Z")
+
+        def done(records: list) -> bool:
+            return any(json.loads(r.value)["window_start"] == stamp for r in records)
+
+        return done
+
+    # 1. The quiet 40 minutes: the first worker learns the baselines from all but the
+    # last (still open) minute, then stops before the incident begins.
+    send(before)
+    first = Worker(env, "checkpoint-1")
+    try:
+        run(collect(kafka_bootstrap, prefix + "hub.metrics.1m",
+                    window_published(INCIDENT_MINUTE - 2), 150))  # fmt: skip
+        time.sleep(3)  # detection reads the last windows (it polls every 0.5 s)
+    finally:
+        first.stop(signal.SIGTERM)
+    assert time.time() < incident_ts, "the first worker took too long; the test needs a rerun"
+    checkpoint = Path(env["HUB_DATA_DIR"]) / "detect-checkpoint.pkl"
+    assert checkpoint.exists(), first.log_tail()
+
+    # 2. The incident, read by a new worker process that restores the state.
+    send(after)
+    second = Worker(env, "checkpoint-2")
+    try:
+
+        def incident_alerted(records: list) -> bool:
+            return any(
+                json.loads(r.value)["metric"] == THREAT_METRIC
+                and dict(r.headers).get("hub.window") == b"1m"
+                and datetime.fromisoformat(json.loads(r.value)["timestamp"]).timestamp()
+                == incident_ts
+                for r in records
+            )
+
+        wait = incident_ts + 60 - time.time() + 60  # the incident minute closes, then 60 s
+        records = run(collect(kafka_bootstrap, prefix + "hub.anomalies", incident_alerted, wait))
+        log = second.log_path.read_text()
+    finally:
+        second.stop(signal.SIGTERM)
+    restored = re.search(r"detection state restored from \S+: (\d+) series", log)
+    assert restored and int(restored.group(1)) > 0, second.log_tail()
+    assert incident_alerted(records), (
+        "the restarted worker did not alert on the incident: "
+        + str(sorted({json.loads(r.value)["metric"] for r in records}))
+        + "\n"
+        + second.log_tail()
+    )
