@@ -6,10 +6,12 @@ agent can share it. Per point:
 * **Baseline**: the median of the last ``level_points`` normal points (it follows a
   trend, and one outlier cannot move it); when at least ``seasonal_min_cycles``
   earlier days hold a point at the same time of day, their median instead (daily
-  seasonality). The spread is 1.4826 × MAD of the last ``window`` normal points'
-  residuals from their own baselines (a standard deviation that outliers cannot
-  inflate), floored at ``min_relative_scale`` of the level so a flat series does
-  not alert on rounding noise.
+  seasonality); for series spaced 15 minutes or more, once ``weekly_min_cycles``
+  earlier weeks hold a point at the same time of the week, their median (weekly
+  seasonality: weekends are not weekdays). The spread is 1.4826 × MAD of the last
+  ``window`` normal points' residuals from their own baselines (a standard
+  deviation that outliers cannot inflate), floored at ``min_relative_scale`` of
+  the level so a flat series does not alert on rounding noise.
 * **Spike / drop**: ``z = (value - baseline) / scale``; the score is a logistic in
   ``|z|`` calibrated so that z = 4 scores 0.5 (the alert threshold) and z ≥ 5.1
   scores ≥ 0.8, the spec's "critical" band.
@@ -40,6 +42,7 @@ from dataclasses import dataclass, field
 from pipeline.models.correlation import AnomalyType
 
 DAY_S = 86_400
+WEEK_S = 7 * DAY_S
 CRITICAL_SCORE = 0.8
 """The spec's band for critical anomalies."""
 
@@ -75,6 +78,13 @@ class DetectorConfig:
     within this is a recovery, not an anomaly (after a day at the new level, every
     time of day has seen it; it is the normal)."""
     seasonal_min_cycles: int = 2
+    weekly_min_cycles: int = 3
+    """Earlier weeks holding a point at the same time of the week before the weekly
+    profile is used (weekends and weekdays differ; days of one kind alike)."""
+    weekly_min_step_s: float = 900.0
+    """Weekly profiles only for series spaced at least this far apart: at one point a
+    minute a week is 10,080 slots per series, too much memory for what it adds over the
+    daily profile; the 15m, 1h and longer windows carry the weekly rhythm."""
     seasonal_tolerance_s: float = 0.0
     """Points whose time of day is within this of each other share a seasonal slot
     (0: the series' own spacing is used)."""
@@ -127,6 +137,10 @@ class SeriesDetector:
     _recent: deque[float] = field(default_factory=deque)
     _residuals: deque[float] = field(default_factory=deque)
     _seasonal: dict[int, deque[float]] = field(default_factory=dict)
+    _weekly: dict[int, deque[float]] = field(default_factory=dict)
+    """Every point's value by time of week (anomalous ones too: a weekend is "anomalous"
+    against the weekdays until the weekly profile exists; the median of at least
+    ``weekly_min_cycles`` weeks keeps one bad week out)."""
     _step: float | None = None
     _last_time: float | None = None
     _run: list[tuple[float, float]] = field(default_factory=list)  # (z, deviation) same side
@@ -158,6 +172,7 @@ class SeriesDetector:
         if len(self._residuals) < cfg.warmup:
             level = self._level(timestamp)
             self._remember(timestamp, value, 0.0 if level is None else value - level)
+            self._record_weekly(timestamp, value)
             return Scored(timestamp, value, 0.0, None, 0.0, None)
         self._forget_old_levels(timestamp)
         baseline, scale = self._baseline(timestamp, unit)
@@ -205,12 +220,26 @@ class SeriesDetector:
             self._pending_since = timestamp
         start, end = self._episode(alerting, score)
         since = self._pending_since if start else None
+        self._record_weekly(timestamp, value)
         return Scored(timestamp, value, score, baseline, value - baseline, kind, start, end, since)
 
     # ------------------------------------------------------------------ baseline
+    def _profile(self, timestamp: float) -> deque[float] | None:
+        """The seasonal values for this time: of the week when enough weeks are known,
+        else of the day when enough days are; None before that."""
+        weekly = self._weekly_slot(timestamp)
+        if weekly is not None:
+            values = self._weekly.get(weekly)
+            if values is not None and len(values) >= self.config.weekly_min_cycles:
+                return values
+        values = self._seasonal.get(self._slot(timestamp))
+        if values is not None and len(values) >= self.config.seasonal_min_cycles:
+            return values
+        return None
+
     def _level(self, timestamp: float) -> float | None:
-        seasonal = self._seasonal.get(self._slot(timestamp))
-        if seasonal is not None and len(seasonal) >= self.config.seasonal_min_cycles:
+        seasonal = self._profile(timestamp)
+        if seasonal is not None:
             return statistics.median(seasonal)
         if not self._recent:
             return None
@@ -265,6 +294,18 @@ class SeriesDetector:
         width = self.config.seasonal_tolerance_s or self._step or DAY_S
         return int((timestamp % DAY_S) // max(width, 1.0))
 
+    def _record_weekly(self, timestamp: float, value: float) -> None:
+        slot = self._weekly_slot(timestamp)
+        if slot is not None:
+            self._weekly.setdefault(slot, deque(maxlen=4)).append(value)
+
+    def _weekly_slot(self, timestamp: float) -> int | None:
+        step = self._step
+        if step is None or step < self.config.weekly_min_step_s:
+            return None
+        width = self.config.seasonal_tolerance_s or step
+        return int((timestamp % WEEK_S) // max(width, 1.0))
+
     # ------------------------------------------------------------------ level shift
     def _track_shift(self, z: float, deviation: float) -> float:
         cfg = self.config
@@ -284,9 +325,8 @@ class SeriesDetector:
         cfg = self.config
         if not cfg.steady:
             return level
-        seasonal = self._seasonal.get(self._slot(timestamp))
-        if seasonal is not None and len(seasonal) >= cfg.seasonal_min_cycles:
-            return level  # the daily profile is already the slow reference
+        if self._profile(timestamp) is not None:
+            return level  # the seasonal profile is already the slow reference
         recent = list(self._recent)
         if len(recent) < cfg.level_points + cfg.sustain:
             return level

@@ -167,3 +167,43 @@ def test_a_drift_that_ends_at_once_is_a_recovery_not_a_drop() -> None:
         during = [i for i in starts if 300 <= i < 660]
         assert during and during[0] < 400, (seed, starts)
         assert not [i for i in starts if i >= 660], (seed, starts)
+
+
+def _weekly_series(weeks: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hourly points from a Monday: weekdays around 100 (with a daily ramp), weekends
+    around 40; 3 % noise."""
+    rng = np.random.default_rng(seed)
+    monday = 1_767_571_200  # 2026-01-05T00:00:00Z, a Monday
+    t = monday + 3600.0 * np.arange(weeks * 168)
+    day = ((t - monday) // 86_400) % 7
+    hour = (t % 86_400) / 3600
+    level = np.where(day >= 5, 40.0, 100.0) * (1 + 0.2 * np.sin(2 * np.pi * (hour - 9) / 24))
+    return t, level * rng.normal(1.0, 0.03, t.size)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_weekends_are_learned_as_the_weekly_profile(seed: int) -> None:
+    """Without a weekly profile every weekend reads as a drop against the weekday-heavy
+    daily profile; with it (from the fourth week: three weeks known), weeks 4-5 raise
+    nothing, and a weekday level on a Sunday (the weekend's own anomaly) is a spike."""
+    t, values = _weekly_series(5, seed)
+    sunday_noon = t[0] + (4 * 7 + 6) * 86_400 + 12 * 3600
+    values[t == sunday_noon] *= 2.5
+    detector = SeriesDetector()
+    late_alerts = []
+    # From the second hour of week 4: the series' very first point has no slot yet (the
+    # detector learns the spacing from the first gap), so Monday 00:00 knows two weeks.
+    late = t[0] + 21 * 86_400 + 3600
+    for ts, value in zip(t, values, strict=True):
+        scored = detector.update(float(ts), float(value))
+        if ts >= late and scored.episode_start:
+            late_alerts.append((ts, scored.anomaly_type))
+    assert [ts for ts, _ in late_alerts] == [sunday_noon], late_alerts
+    assert late_alerts[0][1] is AnomalyType.SPIKE
+    # The same series without the weekly profile: the weekends alert.
+    daily_only = SeriesDetector(DetectorConfig(weekly_min_step_s=float("inf")))
+    weekend_drops = 0
+    for ts, value in zip(t, values, strict=True):
+        scored = daily_only.update(float(ts), float(value))
+        weekend_drops += ts >= late and scored.episode_start
+    assert weekend_drops >= 2
