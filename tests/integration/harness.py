@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -118,6 +119,26 @@ async def collect(
     finally:
         await consumer.stop()
     return records
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, *workers: Worker) -> None:
+    """Poll ``check`` until it holds; fail with the workers' logs if it does not in time
+    or one of them died."""
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline or not all(w.alive() for w in workers):
+            logs = "\n\n".join(f"{w.log_path.name}:\n{w.log_tail()}" for w in workers)
+            pytest.fail(f"{what} within {timeout:.0f} s\n{logs}")
+        time.sleep(0.2)
 
 
 def run(coro: Any) -> Any:

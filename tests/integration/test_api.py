@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,10 +34,12 @@ from tests.integration.harness import (
     Worker,
     collect,
     delete_topics_with_prefix,
+    free_port,
     hub,
     isolated_env,
     produce_raw,
     run,
+    wait_until,
 )
 
 pytestmark = pytest.mark.integration
@@ -59,12 +60,6 @@ MODULES = ("llm-observatory", "llm-sentinel", "llm-cost-ops")
 TYPES = ("spike", "drop", "frequency_anomaly")
 MAX_EVENT_BYTES = 20_000
 MAX_BATCH_BYTES = 100_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _tags(model: str, region: str) -> dict[str, str]:
@@ -184,15 +179,6 @@ class Api:
         return self.client.post(path, content=body, headers=headers)
 
 
-def _wait(check: Any, timeout: float, what: str, *workers: Worker) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline or not all(w.alive() for w in workers):
-            logs = "\n\n".join(f"{w.log_path.name}:\n{w.log_tail()}" for w in workers)
-            pytest.fail(f"{what} within {timeout:.0f} s\n{logs}")
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def api(
     kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
@@ -225,7 +211,7 @@ def api(
         )
     )
     sink = Worker(env, "api-sink", command=("sink",))
-    port = _free_port()
+    port = free_port()
     server = Worker(env, "api", command=("api", "--port", str(port)))
     client = redis.Redis.from_url(redis_url)
     layout = StoreLayout(prefix)
@@ -237,7 +223,7 @@ def api(
     )
     api = Api(f"http://127.0.0.1:{port}", env, seed, server, kafka_bootstrap)
     try:
-        _wait(store_done, 45, "the sink did not store the seeded data", sink)
+        wait_until(store_done, 45, "the sink did not store the seeded data", sink)
 
         def healthy() -> bool:
             try:
@@ -245,7 +231,7 @@ def api(
             except httpx.TransportError:
                 return False
 
-        _wait(healthy, 30, "hub api did not answer /health", server)
+        wait_until(healthy, 30, "hub api did not answer /health", server)
         yield api
     finally:
         api.client.close()
@@ -805,7 +791,7 @@ def test_registry_assets_arrive_on_their_topic_and_enrich_queries(api: Api) -> N
         "status": {}, "metadata": {},
     }  # fmt: skip
     run(_produce_keyed(api.bootstrap, topic, b"gpt-4o", orjson.dumps(asset)))
-    _wait(lambda: api.get("/api/v1/assets/gpt-4o").status_code == 200, 30,
+    wait_until(lambda: api.get("/api/v1/assets/gpt-4o").status_code == 200, 30,
           "the sink did not store the registry's asset", api.worker)  # fmt: skip
     answer = api.get("/api/v1/query", params={"metric": LATENCY, "fields": "p95"}).json()
     series = answer["data"]["series"]
@@ -816,5 +802,5 @@ def test_registry_assets_arrive_on_their_topic_and_enrich_queries(api: Api) -> N
         assert enriched == (expected if one["tags"]["model_id"] == "gpt-4o" else
                             {"owner": None, "cost_centre": None})  # fmt: skip
     run(_produce_keyed(api.bootstrap, topic, b"gpt-4o", None))
-    _wait(lambda: api.get("/api/v1/assets/gpt-4o").status_code == 404, 30,
+    wait_until(lambda: api.get("/api/v1/assets/gpt-4o").status_code == 404, 30,
           "the tombstone did not delete the asset", api.worker)  # fmt: skip

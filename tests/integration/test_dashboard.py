@@ -15,7 +15,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -42,10 +41,12 @@ from tests.integration.harness import (
     ARTIFACTS,
     Worker,
     delete_topics_with_prefix,
+    free_port,
     hub,
     isolated_env,
     produce_raw,
     run,
+    wait_until,
 )
 
 pytestmark = pytest.mark.integration
@@ -69,12 +70,6 @@ HEALTH = 87.5
 LIVE_P95 = 4321.5
 SCREENSHOT = ARTIFACTS / "dashboard.png"
 TIMEOUT_MS = 20_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _stats(p95: float, count: int = 20) -> StatisticalMeasures:
@@ -216,15 +211,6 @@ def _seed(base_ms: int) -> Seed:
     return Seed(base_ms, metrics, anomalies, correlation)
 
 
-def _wait(check: Any, timeout: float, what: str, *workers: Worker) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline or not all(w.alive() for w in workers):
-            logs = "\n\n".join(f"{w.log_path.name}:\n{w.log_tail()}" for w in workers)
-            pytest.fail(f"{what} within {timeout:.0f} s\n{logs}")
-        time.sleep(0.2)
-
-
 @dataclass
 class Stack:
     url: str
@@ -275,7 +261,7 @@ def stack(
         )
     )
     sink = Worker(env, "dashboard-sink", command=("sink",))
-    port = _free_port()
+    port = free_port()
     server = Worker(env, "dashboard-api", command=("api", "--port", str(port)))
     client = redis.Redis.from_url(redis_url)
     layout = StoreLayout(prefix)
@@ -291,8 +277,8 @@ def stack(
         )
 
     try:
-        _wait(stored, 45, "the sink did not store the seeded data", sink)
-        _wait(stack.healthy, 30, "hub api did not answer /health", server)
+        wait_until(stored, 45, "the sink did not store the seeded data", sink)
+        wait_until(stack.healthy, 30, "hub api did not answer /health", server)
         yield stack
     finally:
         stack.server.stop()
@@ -520,7 +506,7 @@ def test_streams_resume_with_last_event_id_after_a_drop(stack: Stack, browser: A
         stack.server = Worker(
             stack.env, "dashboard-api-2", command=("api", "--port", str(stack.port))
         )
-        _wait(stack.healthy, 30, "the restarted hub api did not answer /health", stack.server)
+        wait_until(stack.healthy, 30, "the restarted hub api did not answer /health", stack.server)
         page.wait_for_selector(
             "#w-ttft_p95 circle.pt[data-series='mistral-large'][data-value='555.5']"
         )

@@ -6,7 +6,6 @@ port, so the test can stop and restart it without touching the shared one.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -19,16 +18,10 @@ import redis
 
 from pipeline.models.metrics import AggregatedMetric, StatisticalMeasures, TimeWindow
 from pipeline.store_layout import StoreLayout, series_id
-from tests.integration.harness import Worker, hub, produce_raw, run
+from tests.integration.harness import Worker, free_port, hub, produce_raw, run, wait_until
 
 T0 = 1_790_000_040  # minute-aligned
 MODELS = ("gpt-4o", "claude-3-haiku")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PrivateRedis:
@@ -61,7 +54,7 @@ class PrivateRedis:
 
 @pytest.fixture
 def private_redis(tmp_path: Path, redis_url: str):  # redis_url: fail early without Redis
-    server = PrivateRedis(tmp_path, _free_port())
+    server = PrivateRedis(tmp_path, free_port())
     server.start()
     yield server
     server.stop()
@@ -94,14 +87,6 @@ def _stored(client: redis.Redis, layout: StoreLayout, model: str) -> dict[int, d
     return {int(k): orjson.loads(v) for k, v in raw.items()}
 
 
-def _wait(check, timeout: float, what: str, sink: Worker) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline or not sink.alive():
-            pytest.fail(f"{what} within {timeout:.0f} s; sink log:\n{sink.log_tail()}")
-        time.sleep(0.3)
-
-
 def test_sink_is_idempotent_retains_and_survives_a_redis_outage(
     hub_env: dict[str, str], kafka_bootstrap: str, private_redis: PrivateRedis
 ) -> None:
@@ -129,7 +114,7 @@ def test_sink_is_idempotent_retains_and_survives_a_redis_outage(
 
     sink = Worker(env, "sink", command=("sink",))
     try:
-        _wait(lambda: all(len(_stored(client, layout, m)) == 30 for m in MODELS), 60,
+        wait_until(lambda: all(len(_stored(client, layout, m)) == 30 for m in MODELS), 60,
               "the sink did not store 30 windows per series", sink)  # fmt: skip
         for model in MODELS:
             stored = _stored(client, layout, model)
@@ -139,7 +124,7 @@ def test_sink_is_idempotent_retains_and_survives_a_redis_outage(
                 assert stored[key] == orjson.loads(expected.values.to_wire_bytes())
             old = int(first[(model, -8 * 1440)].window_start.timestamp() * 1000)
             assert old not in stored  # trimmed: older than 7 days before the newest point
-        _wait(lambda: client.zcard(layout.events("anomalies")) == 1, 30,
+        wait_until(lambda: client.zcard(layout.events("anomalies")) == 1, 30,
               "the anomaly was not stored", sink)  # fmt: skip
         kept = orjson.loads(client.get(layout.event("anomalies", anomaly["event_id"])))
         assert kept["anomaly"] == anomaly and kept["episode"] == "started"
@@ -148,11 +133,11 @@ def test_sink_is_idempotent_retains_and_survives_a_redis_outage(
         private_redis.stop()
         later = {(m, i): _metric(m, i, rng) for m in MODELS for i in range(30, 50)}
         run(produce_raw(kafka_bootstrap, [(topic, x.to_wire_bytes()) for x in later.values()]))
-        _wait(lambda: "unreachable" in sink.log_path.read_text(), 30,
+        wait_until(lambda: "unreachable" in sink.log_path.read_text(), 30,
               "the sink did not notice the outage", sink)  # fmt: skip
         assert sink.alive()
         private_redis.start()
-        _wait(lambda: all(len(_stored(client, layout, m)) == 50 for m in MODELS), 60,
+        wait_until(lambda: all(len(_stored(client, layout, m)) == 50 for m in MODELS), 60,
               "the sink did not catch up after the outage", sink)  # fmt: skip
         for (model, _minute), expected in later.items():
             key = int(expected.window_start.timestamp() * 1000)
