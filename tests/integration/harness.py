@@ -98,6 +98,19 @@ async def produce_raw(bootstrap: str, messages: list[tuple[str, bytes]]) -> None
         await producer.stop()
 
 
+async def produce_to_partitions(bootstrap: str, topic: str, value: bytes) -> None:
+    """The same message once to every partition of ``topic`` (e.g. to move each
+    partition's event time past a point)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for partition in sorted(await producer.partitions_for(topic)):
+            await producer.send(topic, value=value, partition=partition)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
 async def collect(
     bootstrap: str,
     topic: str,
@@ -155,5 +168,19 @@ async def delete_topics_with_prefix(bootstrap: str, *prefixes: str) -> None:
         names = [t for t in await client.list_topics() if t.startswith(prefixes)]
         if names:
             await client.delete_topics(names)
+    finally:
+        await client.close()
+
+
+async def stable_group_members(bootstrap: str, group: str) -> int:
+    """Members of a consumer group once it is Stable (0 while it rebalances)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await client.start()
+    try:
+        (response,) = await client.describe_consumer_groups([group])
+        _error, _group_id, state, *_rest, members = response.groups[0][:6]
+        return len(members) if state == "Stable" else 0
     finally:
         await client.close()

@@ -19,17 +19,31 @@ import numpy as np
 import pytest
 
 from pipeline.simulate import EventSimulator
+from pipeline.topics import load_catalogue
 from tests.accuracy import percentile_tolerance
-from tests.integration.harness import Worker, collect, hub, produce_raw, run
+from tests.integration.harness import (
+    Worker,
+    collect,
+    hub,
+    produce_raw,
+    produce_to_partitions,
+    run,
+    stable_group_members,
+    wait_until,
+)
 
 MODELS = ("model-a", "model-b", "model-c")
 SIZES = (60, 300, 900)
 TOPIC_OF_SIZE = {60: "hub.metrics.1m", 300: "hub.metrics.5m", 900: "hub.metrics.15m"}
 
 
-def _dataset(n: int, seed: int) -> tuple[list[bytes], dict[tuple[int, int, str], np.ndarray]]:
-    """Latency events over two closed quarter-hours, and numpy's view of every window."""
-    start = math.floor((time.time() - 3600) / 900) * 900
+def _dataset(
+    n: int, seed: int, start: float | None = None
+) -> tuple[list[bytes], dict[tuple[int, int, str], np.ndarray]]:
+    """Latency events over two quarter-hours (by default the last-but-one hour's, so
+    already closed), and numpy's view of every window."""
+    if start is None:
+        start = math.floor((time.time() - 3600) / 900) * 900
     rng = np.random.default_rng(seed)
     sim = EventSimulator(seed=seed)
     ts = np.sort(rng.uniform(start, start + 1800, n))
@@ -50,7 +64,7 @@ def _results(records: list) -> dict[tuple[int, int, str], list[dict]]:
     found: dict[tuple[int, int, str], list[dict]] = defaultdict(list)
     for record in records:
         doc = json.loads(record.value)
-        if doc["name"] != "llm_latency.total_latency_ms":
+        if doc["name"] != "llm_latency.total_latency_ms" or doc["tags"]["model_id"] not in MODELS:
             continue
         start = datetime.fromisoformat(doc["window_start"].replace("Z", "+00:00")).timestamp()
         end = datetime.fromisoformat(doc["window_end"].replace("Z", "+00:00")).timestamp()
@@ -138,13 +152,33 @@ def test_two_workers_split_partitions_and_agree_with_ground_truth(
     env = hub_env
     prefix = env["HUB_TOPIC_PREFIX"]
     hub(env, "topics", "apply")
-    # Long enough that the second worker joins mid-stream (ingest reads ~10k events/s).
-    messages, truth = _dataset(60_000, seed=22)
-    run(produce_raw(kafka_bootstrap, [(prefix + "llm-observatory.events", m) for m in messages]))
 
     one = Worker(env, "scale-1")
     two = Worker({**env, "HUB_DATA_DIR": str(tmp_path / "worker-two")}, "scale-2")
     try:
+        # Produce only once both are in the group, so the split cannot depend on how fast
+        # the first worker gets through the data before the second one joins. The workers
+        # are caught up by then (their watermark is the wall clock), so the events are
+        # dated ahead of it (within the future-skew limit): two quarter-hours starting at
+        # the next one, then a sentinel after them on every input partition whose event
+        # time closes their last windows.
+        wait_until(
+            lambda: run(stable_group_members(kafka_bootstrap, env["HUB_APP_ID"])) == 2,
+            120,
+            "both workers in one stable consumer group",
+            one,
+            two,
+        )
+        start = math.ceil(time.time() / 900) * 900
+        messages, truth = _dataset(60_000, seed=22, start=start)
+        topic = prefix + "llm-observatory.events"
+        run(produce_raw(kafka_bootstrap, [(topic, m) for m in messages]))
+        sentinel = EventSimulator(seed=0).latency_event(
+            datetime.fromtimestamp(start + 1800 + 90, UTC), "sentinel", 1.0
+        )
+        # The watermark is the lowest progress over every input partition of every module.
+        for spec in load_catalogue(prefix=prefix).by_role("input"):
+            run(produce_to_partitions(kafka_bootstrap, spec.name, sentinel.to_wire_bytes()))
         found = _collect_all(kafka_bootstrap, prefix, truth, 180)
         assert one.alive(), one.log_tail()
         assert two.alive(), two.log_tail()
