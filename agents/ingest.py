@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from typing import Any
 
 from agents.app import app, catalogue, settings
 from agents.committed_consumer import read_to_end, run_committed
 from agents.counters import COUNTERS
 from agents.dead_letter import send_rejections
+from agents.log_markers import FIRST_INPUT_LOG
 from pipeline.cardinality import CardinalityGuard
 from pipeline.ingest import IngestLimits, decode_points
-from pipeline.normalize import Point
-from pipeline.point_batches import Heartbeat, encode_batch, encode_heartbeat, group_points
+from pipeline.point_batches import Heartbeat, SourceGroups, encode_batch, encode_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +72,23 @@ async def run_ingest() -> None:
     )
 
 
+_first_logged = False
+
+
 async def _forward(records: list[Any]) -> None:
     """Validate, dead-letter, normalise and route one poll's messages; wait for the broker."""
+    global _first_logged
     now = time.time()
-    by_source: dict[tuple[str, int], list[tuple[int, Point]]] = defaultdict(list)
+    if records and not _first_logged:
+        _first_logged = True
+        log.info(FIRST_INPUT_LOG, now)
+    by_source: dict[tuple[str, int], SourceGroups] = {}
+    admit = GUARD.admit
     for record in records:
-        decoded = decode_points(record.value or b"", now, LIMITS)
+        base = record.offset * 65536  # a batch message holds many events: one sub-offset each
+        decoded = decode_points(record.value or b"", now, LIMITS, base)
         COUNTERS.consumed += decoded.consumed
-        COUNTERS.processed += len(decoded.points)
+        COUNTERS.processed += decoded.valid
         COUNTERS.dead_lettered += len(decoded.rejections)
         if decoded.rejections:
             await send_rejections(
@@ -91,16 +99,21 @@ async def _forward(records: list[Any]) -> None:
                 record.partition,
                 record.offset,
             )
-        items = by_source[(record.topic, record.partition)]
-        base = record.offset * 65536
+        groups = by_source.get((record.topic, record.partition))
+        if groups is None:
+            groups = by_source[(record.topic, record.partition)] = SourceGroups()
+        for columns in decoded.columns:
+            COUNTERS.points += len(columns.offsets)
+            columns.tags = admit(columns.tags)
+            groups.add_columns(columns)
         apply_guard = GUARD.apply
         for index, points in enumerate(decoded.points):
-            # A batch message holds many events: give each its own sub-offset.
-            items.extend((base + index, apply_guard(p)) for p in points)
+            COUNTERS.points += len(points)
+            for point in points:
+                groups.add_point(base + index, apply_guard(point))
     pending = []
-    for (topic, partition), items in by_source.items():
-        COUNTERS.points += len(items)
-        routed = group_points(topic, partition, items, POINTS_SPEC.partitions)
+    for (topic, partition), groups in by_source.items():
+        routed = groups.route(topic, partition, POINTS_SPEC.partitions)
         for dest, batch in routed.items():
             pending.append(await points_topic.send(value=encode_batch(batch), partition=dest))
     for future in pending:

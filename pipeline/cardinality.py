@@ -46,11 +46,18 @@ class CardinalityGuard:
         return OTHER
 
     def apply(self, point: Point) -> Point:
-        if point.tags in self._admitted:
-            return point  # every value already admitted: admitted values stay admitted
-        tags = tuple((k, self._admit(k, v)) for k, v in point.tags)
-        if tags == point.tags:
-            if len(self._admitted) < _ADMITTED_LIMIT:
-                self._admitted.add(tags)
+        tags = self.admit(point.tags)
+        if tags is point.tags:
             return point
         return Point(point.measurement, point.timestamp, tags, point.fields)
+
+    def admit(self, tags: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        """The series' tags within the caps: the same object when nothing was folded."""
+        if tags in self._admitted:
+            return tags  # every value already admitted: admitted values stay admitted
+        admitted = tuple((k, self._admit(k, v)) for k, v in tags)
+        if admitted == tags:
+            if len(self._admitted) < _ADMITTED_LIMIT:
+                self._admitted.add(tags)
+            return tags
+        return admitted

@@ -384,8 +384,13 @@ class PartitionEngine:
         keep = np.zeros_like(mask)
         keep[positions] = True
         out.duplicate_events += int(mask.sum()) - int(positions.size)
-        for offset in chosen.tolist():
-            _add_to_ranges(ranges, int(offset))
+        if chosen.size:
+            # contiguous runs at once: a batch message's events have consecutive offsets
+            breaks = np.flatnonzero(np.diff(chosen) != 1)
+            lows = chosen[np.concatenate(([0], breaks + 1))].tolist()
+            highs = chosen[np.concatenate((breaks, [chosen.size - 1]))].tolist()
+            for low, high in zip(lows, highs, strict=True):
+                _add_to_ranges(ranges, low, high)
         return keep
 
     # ------------------------------------------------------------------ close
@@ -492,16 +497,16 @@ def _in_ranges(ranges: list[list[int]], offset: int) -> bool:
     return i >= 0 and ranges[i][0] <= offset <= ranges[i][1]
 
 
-def _add_to_ranges(ranges: list[list[int]], offset: int) -> None:
-    if ranges and ranges[-1][1] + 1 == offset:
-        ranges[-1][1] = offset
+def _add_to_ranges(ranges: list[list[int]], low: int, high: int) -> None:
+    """Add offsets ``low..high`` (none of them in ``ranges`` yet), merging neighbours."""
+    if not ranges or low > ranges[-1][1] + 1:
+        ranges.append([low, high])
         return
-    if not ranges or offset > ranges[-1][1]:
-        ranges.append([offset, offset])
+    if low > ranges[-1][0]:
+        ranges[-1][1] = max(ranges[-1][1], high)
         return
-    i = bisect.bisect_right(ranges, [offset, math.inf])
-    ranges.insert(i, [offset, offset])
-    # merge neighbours
+    i = bisect.bisect_right(ranges, [low, math.inf])
+    ranges.insert(i, [low, high])
     merged: list[list[int]] = []
     for lo, hi in ranges:
         if merged and lo <= merged[-1][1] + 1:

@@ -30,26 +30,41 @@ F64 = Annotated[float, _FINITE]
 U32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
 
 # Stricter than the models on purpose (the canonical forms only); others fall back.
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-][01]\d:[0-5]\d)")
-_SCHEMA_VERSION = re.compile(r"1\.[0-9]+\.[0-9]+")
+UUID_PATTERN = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+TIMESTAMP_PATTERN = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-][01]\d:[0-5]\d)"
+)
+SCHEMA_VERSION_PATTERN = re.compile(r"1\.[0-9]+\.[0-9]+")
 _SPACED_KEY_END = re.compile(rb'"\s+:')
+_JSON_WHITESPACE = (b" ", b"\n", b"\t", b"\r")
 
 
-class _Breakdown(msgspec.Struct):
+def has_spaced_key(raw: bytes) -> bool:
+    """Whitespace between a key and its colon (which the key count below cannot see).
+
+    Compact JSON has no whitespace at all, which one memchr per character finds out;
+    only otherwise is the (slower) regex run. Other control characters cannot stand
+    there: JSON forbids them outside strings, and raw inside them.
+    """
+    return any(c in raw for c in _JSON_WHITESPACE) and bool(_SPACED_KEY_END.search(raw))
+
+
+class BreakdownStruct(msgspec.Struct, gc=False):
     queue_time_ms: F64
     processing_time_ms: F64
     network_time_ms: F64
     other_ms: F64
 
 
-class _Latency(msgspec.Struct, tag_field="telemetry_type", tag="latency"):
+class LatencyStruct(msgspec.Struct, gc=False, tag_field="telemetry_type", tag="latency"):
     model_id: str
     request_id: str
     total_latency_ms: F64
     ttft_ms: F64 | UnsetType | None = UNSET
     tokens_per_second: F64 | UnsetType | None = UNSET
-    breakdown: _Breakdown | UnsetType | None = UNSET
+    breakdown: BreakdownStruct | UnsetType | None = UNSET
 
     def keys(self) -> int:
         keys = 4
@@ -68,7 +83,7 @@ class _Latency(msgspec.Struct, tag_field="telemetry_type", tag="latency"):
         return keys
 
 
-class _Throughput(msgspec.Struct, tag_field="telemetry_type", tag="throughput"):
+class ThroughputStruct(msgspec.Struct, gc=False, tag_field="telemetry_type", tag="throughput"):
     model_id: str
     requests_per_second: F64
     tokens_per_second: F64
@@ -79,7 +94,7 @@ class _Throughput(msgspec.Struct, tag_field="telemetry_type", tag="throughput"):
         return 6
 
 
-class _TokenUsage(msgspec.Struct, tag_field="telemetry_type", tag="token_usage"):
+class TokenUsageStruct(msgspec.Struct, gc=False, tag_field="telemetry_type", tag="token_usage"):
     model_id: str
     request_id: str
     prompt_tokens: U32
@@ -90,15 +105,15 @@ class _TokenUsage(msgspec.Struct, tag_field="telemetry_type", tag="token_usage")
         return 6
 
 
-_Telemetry = _Latency | _Throughput | _TokenUsage
+_Telemetry = LatencyStruct | ThroughputStruct | TokenUsageStruct
 
 
-class _Payload(msgspec.Struct):
+class _Payload(msgspec.Struct, gc=False):
     payload_type: Literal["telemetry"]
     data: _Telemetry
 
 
-class _Event(msgspec.Struct):
+class EventStruct(msgspec.Struct, gc=False):
     timestamp: str
     source_module: SourceModule
     event_type: EventType
@@ -126,19 +141,19 @@ class _Event(msgspec.Struct):
         return keys
 
 
-_ONE = msgspec.json.Decoder(_Event)
-_MANY = msgspec.json.Decoder(list[_Event])
+_ONE = msgspec.json.Decoder(EventStruct)
+MANY = msgspec.json.Decoder(list[EventStruct])
 
 
-def _points(event: _Event, now: float, future_s: float, past_s: float) -> list[Point] | None:
+def _points(event: EventStruct, now: float, future_s: float, past_s: float) -> list[Point] | None:
     """The event's points, or None when anything needs the full path to judge."""
     for value in (event.event_id, event.correlation_id, event.parent_event_id):
-        if isinstance(value, str) and _UUID.fullmatch(value) is None:
+        if isinstance(value, str) and UUID_PATTERN.fullmatch(value) is None:
             return None
     version = event.schema_version
-    if isinstance(version, str) and _SCHEMA_VERSION.fullmatch(version) is None:
+    if isinstance(version, str) and SCHEMA_VERSION_PATTERN.fullmatch(version) is None:
         return None
-    if _TIMESTAMP.fullmatch(event.timestamp) is None:
+    if TIMESTAMP_PATTERN.fullmatch(event.timestamp) is None:
         return None
     try:
         ts = datetime.fromisoformat(event.timestamp).timestamp()
@@ -164,10 +179,10 @@ def fast_points(raw: bytes, now: float, future_s: float, past_s: float) -> list[
 
     ``now``, ``future_s`` and ``past_s`` bound plausible timestamps as the full path does.
     """
-    if b"\\" in raw or _SPACED_KEY_END.search(raw):
+    if b"\\" in raw or has_spaced_key(raw):
         return None  # escapes could hide quotes; the key count below needs plain keys
     try:
-        events = _MANY.decode(raw) if raw[:1] == b"[" else [_ONE.decode(raw)]
+        events = MANY.decode(raw) if raw[:1] == b"[" else [_ONE.decode(raw)]
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     if not events:

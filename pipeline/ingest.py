@@ -12,10 +12,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline.fast_columns import fast_columns
 from pipeline.fast_decode import fast_points
 from pipeline.models.events import AnalyticsEvent
 from pipeline.models.issues import FieldIssue, issues_from_error
 from pipeline.normalize import Point, points_from_event
+from pipeline.point_batches import SeriesColumns
 from pipeline.wire.json_codec import WireDecodeError, dumps, loads
 
 
@@ -141,25 +143,42 @@ def decode_message(raw: bytes, now: float, limits: IngestLimits | None = None) -
 
 @dataclass(slots=True)
 class DecodedPoints:
-    """A message as the worker needs it: the points of each valid event, and rejections."""
+    """A message as the worker needs it: the points of each valid event, and rejections.
+
+    The columnar path gives its events' points already grouped by series instead
+    (``columns``, offsets ``offset_base + index``; ``column_events`` events)."""
 
     points: list[list[Point]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    columns: list[SeriesColumns] = field(default_factory=list)
+    column_events: int = 0
+
+    @property
+    def valid(self) -> int:
+        return len(self.points) + self.column_events
 
     @property
     def consumed(self) -> int:
-        return len(self.points) + len(self.rejections)
+        return self.valid + len(self.rejections)
 
 
-def decode_points(raw: bytes, now: float, limits: IngestLimits | None = None) -> DecodedPoints:
-    """``decode_message`` then ``points_from_event``, through the msgspec fast path when it can.
+def decode_points(
+    raw: bytes, now: float, limits: IngestLimits | None = None, offset_base: int = 0
+) -> DecodedPoints:
+    """``decode_message`` then ``points_from_event``, through a fast path when one can.
 
-    ``pipeline.fast_decode`` handles the common telemetry events and declines the rest;
-    the result is the same either way (tests/unit/test_fast_decode.py).
+    ``pipeline.fast_columns`` takes arrays of one telemetry kind whole, and
+    ``pipeline.fast_decode`` the common telemetry events one by one; both decline the
+    rest. The points are the same either way (tests/unit/test_fast_decode.py,
+    tests/unit/test_fast_columns.py).
     """
     limits = limits or IngestLimits()
     if len(raw) <= limits.max_message_bytes:
-        fast = fast_points(raw, now, limits.max_future_skew_s, limits.max_past_age_s)
+        future, past = limits.max_future_skew_s, limits.max_past_age_s
+        grouped = fast_columns(raw, offset_base, now, future, past)
+        if grouped is not None:
+            return DecodedPoints(columns=grouped[1], column_events=grouped[0])
+        fast = fast_points(raw, now, future, past)
         if fast is not None:
             return DecodedPoints(fast)
     decoded = decode_message(raw, now, limits)

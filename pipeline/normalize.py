@@ -281,7 +281,24 @@ def points_from_parts(
 
     ``data`` is the payload's inner object; mappers only read its attributes.
     """
-    count_tags = _sorted_tags(
+    count_tags = count_series_tags(module, environment, event_type, severity, variant)
+    points = [Point("hub_events", ts, count_tags, {"count": 1.0})]
+    mapper = _MAPPERS.get(variant)
+    if mapper is not None:
+        measurement, extra_tags, fields = mapper(data)
+        if fields:
+            tags = measurement_series_tags(
+                measurement, module, environment, data, event_tags, extra_tags
+            )
+            points.append(Point(measurement, ts, tags, fields))
+    return points
+
+
+def count_series_tags(
+    module: str, environment: str, event_type: str, severity: str, variant: str
+) -> tuple[tuple[str, str], ...]:
+    """Tags of the ``hub_events`` count series an event lands in."""
+    return _sorted_tags(
         ("count", module, environment, event_type, severity, variant),
         lambda: {
             "source_module": module,
@@ -291,25 +308,28 @@ def points_from_parts(
             "payload": variant,
         },
     )
-    points = [Point("hub_events", ts, count_tags, {"count": 1.0})]
-    mapper = _MAPPERS.get(variant)
-    if mapper is not None:
-        measurement, extra_tags, fields = mapper(data)
-        if fields:
-            model_id = getattr(data, "model_id", None)
-            key = (
-                measurement,
-                module,
-                environment,
-                model_id,
-                tuple(event_tags.items()),
-                tuple(extra_tags.items()),
-            )
-            tags = _sorted_tags(
-                key, lambda: {**_base_tags(event_tags, module, environment, data), **extra_tags}
-            )
-            points.append(Point(measurement, ts, tags, fields))
-    return points
+
+
+def measurement_series_tags(
+    measurement: str,
+    module: str,
+    environment: str,
+    data: Any,
+    event_tags: dict[str, str],
+    extra_tags: dict[str, str],
+) -> tuple[tuple[str, str], ...]:
+    """Tags of the payload's series: the event's tags, module, environment, model, extras."""
+    key = (
+        measurement,
+        module,
+        environment,
+        getattr(data, "model_id", None),
+        tuple(event_tags.items()),
+        tuple(extra_tags.items()),
+    )
+    return _sorted_tags(
+        key, lambda: {**_base_tags(event_tags, module, environment, data), **extra_tags}
+    )
 
 
 MAPPED_VARIANTS = tuple(_MAPPERS)

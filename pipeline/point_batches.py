@@ -53,6 +53,20 @@ class SeriesColumns:
                 column = self.fields[name] = [None] * n
             column.append(value)
 
+    def extend(self, other: SeriesColumns) -> None:
+        """Append another group of the same series (absent fields become None)."""
+        n, m = len(self.offsets), len(other.offsets)
+        self.offsets.extend(other.offsets)
+        self.timestamps.extend(other.timestamps)
+        for name, column in self.fields.items():
+            if name not in other.fields:
+                column.extend([None] * m)
+        for name, values in other.fields.items():
+            column = self.fields.get(name)
+            if column is None:
+                column = self.fields[name] = [None] * n
+            column.extend(values)
+
 
 @dataclass(slots=True)
 class PointBatch:
@@ -96,33 +110,65 @@ def partition_for_series(series_id: str, partitions: int) -> int:
     return zlib.crc32(series_id.encode()) % partitions
 
 
+class SourceGroups:
+    """The series groups of one source partition's points, before routing.
+
+    Filled point by point (the per-event paths) or with whole columns (the columnar
+    batch path); either way each series ends up in one group.
+    """
+
+    def __init__(self) -> None:
+        self._by_series: dict[tuple[str, tuple[tuple[str, str], ...]], SeriesColumns] = {}
+        self.progress: float | None = None
+
+    def add_point(self, offset: int, point: Point) -> None:
+        if self.progress is None or point.timestamp > self.progress:
+            self.progress = point.timestamp
+        key = (point.measurement, point.tags)  # cheaper to hash than building the id
+        columns = self._by_series.get(key)
+        if columns is None:
+            columns = self._by_series[key] = SeriesColumns(point.measurement, point.tags)
+        columns.append(offset, point)
+
+    def add_columns(self, columns: SeriesColumns) -> None:
+        """A whole group of one series (offsets ascending), merged into what is there."""
+        if not columns.timestamps:
+            return
+        latest = max(columns.timestamps)
+        if self.progress is None or latest > self.progress:
+            self.progress = latest
+        key = (columns.measurement, columns.tags)
+        existing = self._by_series.get(key)
+        if existing is None:
+            self._by_series[key] = columns
+        else:
+            existing.extend(columns)
+
+    def route(
+        self, source_topic: str, source_partition: int, partitions: int
+    ) -> dict[int, PointBatch]:
+        """Every destination partition's batch, empty or not, carrying the source's progress,
+        so each partition's watermark knows how far every source has come."""
+        batches = {
+            dest: PointBatch(source_topic, source_partition, [], self.progress)
+            for dest in range(partitions)
+        }
+        for columns in self._by_series.values():
+            batches[partition_for_series(columns.series_id, partitions)].series.append(columns)
+        return batches
+
+
 def group_points(
     source_topic: str,
     source_partition: int,
     items: Iterable[tuple[int, Point]],
     partitions: int,
 ) -> dict[int, PointBatch]:
-    """Route (offset, point) pairs to every destination partition, grouped by series.
-
-    Every partition gets a batch, empty or not, carrying the source's progress, so
-    each partition's watermark knows how far every source has come.
-    """
-    by_series: dict[tuple[str, tuple[tuple[str, str], ...]], SeriesColumns] = {}
-    progress: float | None = None
+    """Route (offset, point) pairs to every destination partition, grouped by series."""
+    groups = SourceGroups()
     for offset, point in items:
-        if progress is None or point.timestamp > progress:
-            progress = point.timestamp
-        key = (point.measurement, point.tags)  # cheaper to hash than building the id
-        columns = by_series.get(key)
-        if columns is None:
-            columns = by_series[key] = SeriesColumns(point.measurement, point.tags)
-        columns.append(offset, point)
-    batches = {
-        dest: PointBatch(source_topic, source_partition, [], progress) for dest in range(partitions)
-    }
-    for columns in by_series.values():
-        batches[partition_for_series(columns.series_id, partitions)].series.append(columns)
-    return batches
+        groups.add_point(offset, point)
+    return groups.route(source_topic, source_partition, partitions)
 
 
 def encode_batch(batch: PointBatch) -> bytes:

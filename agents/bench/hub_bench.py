@@ -28,6 +28,7 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from agents.log_markers import FIRST_INPUT_LOG
 from pipeline.simulate import EventSimulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -167,7 +168,7 @@ async def _await_metrics(
                     docs.append(doc)
                     if doc["name"] == "hub_events.count":
                         counted += int(doc["values"]["value"])  # a counter
-                        done_at = time.monotonic()
+                        done_at = time.time()
     finally:
         await consumer.stop()
     return docs, done_at
@@ -239,7 +240,8 @@ def run_hub_worker(
         asyncio.run(delete_prefixed(bootstrap, prefix, app_id))
     else:
         asyncio.run(delete_prefixed(bootstrap, app_id))
-    seconds = max(done_at - ready, 1e-9)
+    first_input = _first_input_time(log_path)
+    seconds = max(done_at - first_input, 1e-9)
     errors, counts_exact, sums_exact = _accuracy(docs, ts, values, models)
     run = HubRun(
         mode=(
@@ -256,9 +258,22 @@ def run_hub_worker(
         p99_err=errors[99],
         counts_exact=counts_exact,
         sums_exact=sums_exact,
-        extra={"worker_log": str(log_path)},
+        extra={"worker_log": str(log_path), "ready_to_first_input_s": first_input - ready},
     )
     return run, prefix + "llm-observatory.events"
+
+
+def _first_input_time(log_path: Path) -> float:
+    """When the worker's ingest got its first records (epoch seconds, from its log)."""
+    prefix = FIRST_INPUT_LOG.split("%")[0]
+    times = [
+        float(line.split(prefix, 1)[1].split()[0])
+        for line in log_path.read_text(errors="replace").splitlines()
+        if prefix in line
+    ]
+    if not times:
+        raise RuntimeError(f"no '{prefix}' line in {log_path}")
+    return min(times)  # several processes: the first of them
 
 
 def _wait_ready(
@@ -269,7 +284,7 @@ def _wait_ready(
         if proc.poll() is not None:
             raise RuntimeError(f"worker exited; see {log_path}")
         if log_path.read_bytes().count(b"Worker]: Ready") >= processes:
-            return time.monotonic()
+            return time.time()
         time.sleep(0.05)
     raise TimeoutError(f"worker not ready after {timeout:.0f} s; see {log_path}")
 

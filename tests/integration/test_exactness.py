@@ -124,7 +124,14 @@ def test_kill_minus_nine_mid_stream_loses_and_doubles_nothing(
     prefix = env["HUB_TOPIC_PREFIX"]
     hub(env, "topics", "apply")
     messages, truth = _dataset(30_000, seed=21)
-    run(produce_raw(kafka_bootstrap, [(prefix + "llm-observatory.events", m) for m in messages]))
+    # Half one event per message, half JSON arrays of 100 (the columnar ingest path), so
+    # the replay after the crash re-reads batches whose events were partly aggregated.
+    half = len(messages) // 2
+    batches = [
+        b"[" + b",".join(messages[i : i + 100]) + b"]" for i in range(half, len(messages), 100)
+    ]
+    topic = prefix + "llm-observatory.events"
+    run(produce_raw(kafka_bootstrap, [(topic, m) for m in messages[:half] + batches]))
 
     first = Worker(env, "crash-1")
     try:

@@ -1,0 +1,153 @@
+"""The columnar batch path against the per-event fast path (itself checked against the
+pydantic models in test_fast_decode.py): when it answers, the series groups are exactly
+those of the per-event points, and it never answers where the per-event path declines.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from typing import Any
+
+import pytest
+
+from pipeline.fast_columns import MIN_EVENTS, fast_columns
+from pipeline.fast_decode import fast_points
+from pipeline.point_batches import SeriesColumns, SourceGroups
+from tests.unit.test_fast_decode import (
+    BAD_VALUES,
+    FAST_VARIANTS,
+    FIELDS,
+    LIMITS,
+    NOW,
+    _compact,
+    _doc,
+    _drop,
+    _set,
+)
+
+BASE = 7 * 65536
+Groups = dict[tuple[str, tuple[tuple[str, str], ...]], tuple[list[int], list[float], dict]]
+
+
+def _normal(columns: list[SeriesColumns]) -> Groups:
+    """Series -> (offsets, times, fields), absent values as None (the wire form of NaN)."""
+    out: Groups = {}
+    for c in columns:
+        fields = {
+            name: [None if v is None or math.isnan(v) else float(v) for v in values]
+            for name, values in c.fields.items()
+        }
+        out[(c.measurement, c.tags)] = (c.offsets, c.timestamps, fields)
+    return out
+
+
+def _per_event(raw: bytes) -> Groups | None:
+    points = fast_points(raw, NOW.timestamp(), LIMITS.max_future_skew_s, LIMITS.max_past_age_s)
+    if points is None:
+        return None
+    groups = SourceGroups()
+    for index, event_points in enumerate(points):
+        for point in event_points:
+            groups.add_point(BASE + index, point)
+    batches = groups.route("t", 0, 1)
+    return _normal(batches[0].series)
+
+
+def _columnar(raw: bytes) -> Groups | None:
+    now = NOW.timestamp()
+    grouped = fast_columns(raw, BASE, now, LIMITS.max_future_skew_s, LIMITS.max_past_age_s)
+    if grouped is None:
+        return None
+    events, columns = grouped
+    assert events == raw.count(b'"event_type":')  # no tag is named so in these tests
+    return _normal(columns)
+
+
+def _assert_agree(raw: bytes) -> bool:
+    """True when the columnar path answered (and agreed)."""
+    columnar = _columnar(raw)
+    if columnar is None:
+        return False
+    assert _per_event(raw) == columnar, raw
+    return True
+
+
+def _batch(variant: str, n: int, seed: int) -> list[dict[str, Any]]:
+    return [_doc(variant, seed * 1000 + i, offset_s=i * 0.37) for i in range(n)]
+
+
+@pytest.mark.parametrize("variant", FAST_VARIANTS)
+def test_generated_batches_take_the_columnar_path_and_agree(variant: str) -> None:
+    for seed in range(4):
+        assert _assert_agree(_compact(_batch(variant, 40 + seed * 60, seed)))
+
+
+def test_optional_fields_and_tags_present_absent_and_null_in_one_batch() -> None:
+    docs = _batch("telemetry.latency", 48, 3)
+    rng = random.Random(5)
+    for doc in docs:
+        data = doc["payload"]["data"]
+        for key in ("ttft_ms", "tokens_per_second", "breakdown"):
+            choice = rng.random()
+            if choice < 0.3:
+                data.pop(key, None)
+            elif choice < 0.5:
+                data[key] = None
+        if rng.random() < 0.4:
+            doc.pop("tags", None)
+        elif rng.random() < 0.5:
+            doc["tags"] = {"region": rng.choice(["eu", "us"]), "service": "chat"}
+        for key in ("correlation_id", "parent_event_id", "schema_version", "event_id"):
+            if rng.random() < 0.3:
+                doc.pop(key, None)
+    assert _assert_agree(_compact(docs))
+
+
+def test_what_the_columns_leave_to_the_per_event_path() -> None:
+    latency = _batch("telemetry.latency", 12, 1)
+    assert _columnar(_compact(latency[: MIN_EVENTS - 1])) is None  # short
+    assert _columnar(_compact(latency[0])) is None  # one object, not an array
+    mixed = [*latency, _doc("telemetry.throughput", 9)]
+    assert _columnar(_compact(mixed)) is None and _per_event(_compact(mixed)) is not None
+    raw = _compact(latency)
+    duplicated = raw.replace(b'"environment":', b'"environment":"dup","environment":', 1)
+    unknown = raw.replace(b'"payload":{', b'"payload":{"extra":1,', 1)
+    spaced = raw.replace(b'"severity":', b'"severity" :', 1)
+    for case in (duplicated, unknown, spaced):
+        assert case != raw and _columnar(case) is None
+
+
+@pytest.mark.parametrize("path", FIELDS, ids=".".join)
+def test_one_mutated_event_in_a_batch_never_passes_unless_the_per_event_path_agrees(
+    path: tuple[str, ...],
+) -> None:
+    batch = _batch("telemetry.latency", 10, 2)
+    for position in (0, 6):
+        for value in BAD_VALUES:
+            docs = copy.deepcopy(batch)
+            _set(docs[position], path, value)
+            _assert_agree(_compact(docs))
+        docs = copy.deepcopy(batch)
+        _drop(docs[position], path)
+        _assert_agree(_compact(docs))
+
+
+def test_random_byte_level_mutations_of_batches_agree() -> None:
+    rng = random.Random(23)
+    bases = [_compact(_batch(v, 10, s)) for v in FAST_VARIANTS for s in range(2)]
+    answered = 0
+    for _ in range(1500):
+        raw = bytearray(rng.choice(bases))
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(raw))
+            op = rng.random()
+            if op < 0.4:
+                raw[pos] = rng.choice(b'0123456789.-eE"{}[],:nulltrufase xyzZT+\n')
+            elif op < 0.7:
+                del raw[pos]
+            else:
+                raw.insert(pos, rng.choice(b'0123456789"{},: \n'))
+        answered += _assert_agree(bytes(raw))
+    assert answered > 50  # many mutations (digits in numbers, ids) stay valid
