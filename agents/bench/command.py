@@ -45,7 +45,13 @@ def _peer_rows(bootstrap: str, topic: str, expected: int) -> list[dict[str, Any]
 
 
 def run_bench(
-    bootstrap: str, events: int, batch: int, live_seconds: float, peers: bool, seed: int
+    bootstrap: str,
+    events: int,
+    batch: int,
+    live_seconds: float,
+    peers: bool,
+    seed: int,
+    batched_events: int = 400_000,
 ) -> dict[str, Any]:
     print(f"bench: generating {events} latency events (~600 bytes each)", flush=True)
     raw, ts, values, models = hub_bench.make_events(events, seed)
@@ -57,6 +63,7 @@ def run_bench(
         },
         "events": events,
         "batch": batch,
+        "batched_events": batched_events,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     print("bench: hub worker, one event per message ...", flush=True)
@@ -65,6 +72,8 @@ def run_bench(
     results["hub_single"] = single
     results["peers"] = _peer_rows(bootstrap, topic, events) if peers else []
     asyncio.run(hub_bench.delete_prefixed(bootstrap, topic.rsplit("llm-", 1)[0]))
+    print(f"bench: generating {batched_events} events for the batched runs", flush=True)
+    raw, ts, values, models = hub_bench.make_events(batched_events, seed + 1)
     print(f"bench: hub worker, {batch} events per message ...", flush=True)
     batched, _ = hub_bench.run_hub_worker(bootstrap, raw, ts, values, models, batch=batch)
     print(f"bench: {batched.events_per_s:.0f} events/s", flush=True)
@@ -83,9 +92,10 @@ def run_bench(
         )
         results["close_delay"] = hub_bench.run_live_delay(bootstrap, live_seconds, 300.0, seed)
     results["sketches"] = _sketch_rows(seed)
-    from agents.bench.stages import stage_costs
+    from agents.bench.stages import batched_stage_costs, stage_costs
 
     results["stages"] = stage_costs(raw[: min(len(raw), 20_000)])
+    results["batched_stages"] = batched_stage_costs(raw[: min(len(raw), 50_000)], batch)
     print(format_report(results), flush=True)
     print(f"bench: figures saved to {hub_bench.save(results)}", flush=True)
     return results
@@ -144,6 +154,14 @@ def format_report(results: dict[str, Any]) -> str:
                 f"decode+validate+normalize: msgspec fast path {fast:.1f} µs, pydantic path "
                 f"{pydantic:.1f} µs ({pydantic / fast:.1f}x)"
             )
+    batched_stages = results.get("batched_stages")
+    if batched_stages:
+        total = sum(batched_stages.values())
+        lines.append(
+            f"per-event cost by stage, {results['batch']} events per message (µs): "
+            + ", ".join(f"{k.removesuffix('_us')} {v:.1f}" for k, v in batched_stages.items())
+            + f"; total {total:.1f} µs = {1e6 / total:.0f} events/s on one core before Kafka"
+        )
     delay = results.get("close_delay")
     if delay:
         lines.append(
