@@ -240,10 +240,10 @@ def run_hub_worker(
         asyncio.run(delete_prefixed(bootstrap, prefix, app_id))
     else:
         asyncio.run(delete_prefixed(bootstrap, app_id))
-    # From the first input record, as the peers; with several processes not before all
-    # are ready (a later one joining makes the group rebalance: part of the cost).
+    # From the first input record of any process, as the peers are timed; with several
+    # processes this includes the rebalance when the later ones join the group.
     first_input = _first_input_time(log_path)
-    seconds = max(done_at - max(first_input, ready), 1e-9)
+    seconds = max(done_at - first_input, 1e-9)
     errors, counts_exact, sums_exact = _accuracy(docs, ts, values, models)
     run = HubRun(
         mode=(
