@@ -102,6 +102,7 @@ async def _forward(records: list[Any]) -> None:
         groups = by_source.get((record.topic, record.partition))
         if groups is None:
             groups = by_source[(record.topic, record.partition)] = SourceGroups()
+        groups.cover(base, base + 65535)
         for columns in decoded.columns:
             COUNTERS.points += len(columns.offsets)
             columns.tags = admit(columns.tags)

@@ -271,7 +271,7 @@ class PartitionEngine:
                         out, sid, source, offsets, ts, columns, mask, applied_before, replayed
                     )
                     continue
-                keep = self._dedupe(sid, start, source, offsets, mask, out)
+                keep = self._dedupe(sid, start, source, offsets, mask, out, batch.covered)
                 if not keep.any():
                     continue
                 n_new = int(keep.sum())
@@ -364,11 +364,15 @@ class PartitionEngine:
         offsets: np.ndarray,
         mask: np.ndarray,
         out: StepOutput,
+        covered: tuple[int, int] | None = None,
     ) -> np.ndarray:
         """Mask of values not yet absorbed by this open window; records the new ones.
 
         A redelivered message can sit twice in one ingest batch, so offsets are also
-        de-duplicated within the batch, not only against earlier ones.
+        de-duplicated within the batch, not only against earlier ones. When the batch
+        says which source offsets it holds completely (``covered``), the window records
+        that span: one range per batch, however the series' events interleave with
+        others (one range per event would make a window's state grow with its traffic).
         """
         key = (sid, start, source)
         ranges = self._ranges.setdefault(key, [])
@@ -377,6 +381,7 @@ class PartitionEngine:
         if chosen.size > 1 and not bool(np.all(chosen[1:] > chosen[:-1])):
             chosen, first = np.unique(chosen, return_index=True)
             positions = positions[first]
+        spans_batch = covered is not None and covered[0] <= chosen[0] and chosen[-1] <= covered[1]
         if ranges and int(chosen[0]) <= ranges[-1][1]:
             seen = np.array([_in_ranges(ranges, int(o)) for o in chosen.tolist()], dtype=bool)
             positions = positions[~seen]
@@ -384,7 +389,10 @@ class PartitionEngine:
         keep = np.zeros_like(mask)
         keep[positions] = True
         out.duplicate_events += int(mask.sum()) - int(positions.size)
-        if chosen.size:
+        if spans_batch:
+            assert covered is not None
+            _add_to_ranges(ranges, covered[0], covered[1])
+        elif chosen.size:
             # contiguous runs at once: a batch message's events have consecutive offsets
             breaks = np.flatnonzero(np.diff(chosen) != 1)
             lows = chosen[np.concatenate(([0], breaks + 1))].tolist()
@@ -498,7 +506,7 @@ def _in_ranges(ranges: list[list[int]], offset: int) -> bool:
 
 
 def _add_to_ranges(ranges: list[list[int]], low: int, high: int) -> None:
-    """Add offsets ``low..high`` (none of them in ``ranges`` yet), merging neighbours."""
+    """Add offsets ``low..high`` (some may be there already), merging neighbours."""
     if not ranges or low > ranges[-1][1] + 1:
         ranges.append([low, high])
         return

@@ -77,6 +77,10 @@ class PointBatch:
     series: list[SeriesColumns]
     progress: float | None = None
     """Highest event time the source partition has shown, sent to every partition (watermarks)."""
+    covered: tuple[int, int] | None = None
+    """Source offsets ``[low, high]`` whose points this batch holds completely (for its
+    destination): every point of those source offsets routed here is in it. Lets an open
+    window record one range per batch instead of one per event (None: unknown)."""
 
     @property
     def source(self) -> str:
@@ -120,6 +124,15 @@ class SourceGroups:
     def __init__(self) -> None:
         self._by_series: dict[tuple[str, tuple[tuple[str, str], ...]], SeriesColumns] = {}
         self.progress: float | None = None
+        self.covered: tuple[int, int] | None = None
+
+    def cover(self, low: int, high: int) -> None:
+        """Source offsets ``low..high`` are read, whether or not they yield points: the
+        messages of one source in a poll are contiguous, so the span stays exact."""
+        if self.covered is None:
+            self.covered = (low, high)
+        else:
+            self.covered = (min(self.covered[0], low), max(self.covered[1], high))
 
     def add_point(self, offset: int, point: Point) -> None:
         if self.progress is None or point.timestamp > self.progress:
@@ -150,7 +163,7 @@ class SourceGroups:
         """Every destination partition's batch, empty or not, carrying the source's progress,
         so each partition's watermark knows how far every source has come."""
         batches = {
-            dest: PointBatch(source_topic, source_partition, [], self.progress)
+            dest: PointBatch(source_topic, source_partition, [], self.progress, self.covered)
             for dest in range(partitions)
         }
         for columns in self._by_series.values():
@@ -176,6 +189,7 @@ def encode_batch(batch: PointBatch) -> bytes:
         {
             "src": [batch.source_topic, batch.source_partition],
             "progress": batch.progress,
+            "covered": batch.covered,
             "series": [
                 [s.measurement, s.tags, s.offsets, s.timestamps, s.fields] for s in batch.series
             ],
@@ -190,7 +204,10 @@ def decode_batch(raw: bytes) -> PointBatch:
         SeriesColumns(m, tuple((k, v) for k, v in tags), offsets, ts, fields)
         for m, tags, offsets, ts, fields in doc["series"]
     ]
-    return PointBatch(topic, partition, series, doc.get("progress"))
+    covered = doc.get("covered")
+    return PointBatch(
+        topic, partition, series, doc.get("progress"), None if covered is None else tuple(covered)
+    )
 
 
 def column_array(values: list[float | None]) -> np.ndarray:

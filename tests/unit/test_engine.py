@@ -129,8 +129,13 @@ def make_items(seed: int, jitter_s: float, start: int = START) -> tuple[tuple[in
     return tuple((offset, point) for offset, (_, point) in enumerate(rows))
 
 
-def batch_of(items: Sequence[tuple[int, Point]]) -> PointBatch:
-    return group_points(SOURCE, 0, items, partitions=1)[0]
+def batch_of(items: Sequence[tuple[int, Point]], covered: bool = False) -> PointBatch:
+    """One message; with ``covered`` it says which source offsets it holds completely, as
+    ingest's do (the items are consecutive source offsets)."""
+    batch = group_points(SOURCE, 0, items, partitions=1)[0]
+    if covered and items:
+        batch.covered = (items[0][0], items[-1][0])
+    return batch
 
 
 def chunk_messages(items: Sequence[tuple[int, Point]], rng: random.Random) -> list[PointBatch]:
@@ -452,7 +457,9 @@ class Message:
     batch: PointBatch | None  # None: a heartbeat with no news
 
 
-def crash_messages(seed: int) -> tuple[list[Message], list[tuple[int, Point]]]:
+def crash_messages(
+    seed: int, covered: bool = False
+) -> tuple[list[Message], list[tuple[int, Point]]]:
     """Messages with ingest re-sends (same source offsets again) and heartbeats mixed in."""
     rng = random.Random(seed)
     items = make_items(seed, jitter_s=20.0)
@@ -469,9 +476,9 @@ def crash_messages(seed: int) -> tuple[list[Message], list[tuple[int, Point]]]:
         if roll < 0.20 and sent:  # ingest restarted: re-sends some events, then new ones
             begin = max(0, sent - rng.randint(1, 500))
         if roll < 0.25 and sent:  # a pure re-send, nothing new
-            messages.append(Message(batch_of(items[begin:sent])))
+            messages.append(Message(batch_of(items[begin:sent], covered)))
             continue
-        messages.append(Message(batch_of(items[begin : sent + size])))
+        messages.append(Message(batch_of(items[begin : sent + size], covered)))
         sent += size
     return messages, items
 
@@ -587,10 +594,11 @@ def check_crash_run(run: Run, truth: dict[Key, np.ndarray], clean: Run) -> None:
     assert run.late == 0
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_crash_and_replay_publish_the_ground_truth(seed: int) -> None:
-    """Crashes before publishing, after any prefix of the writes, and before acking."""
-    messages, items = crash_messages(seed)
+@pytest.mark.parametrize(("seed", "covered"), [(1, False), (2, False), (3, True), (4, True)])
+def test_crash_and_replay_publish_the_ground_truth(seed: int, covered: bool) -> None:
+    """Crashes before publishing, after any prefix of the writes, and before acking; half
+    the runs with batches that state their covered source offsets (one range each)."""
+    messages, items = crash_messages(seed, covered)
     truth = ground_truth(items)
     clean, _, _ = run_worker(messages, [])
     assert clean.duplicates > 0, "the ingest re-sends were recognised"
@@ -647,3 +655,27 @@ def test_rollup_keys_survive_a_restart_whatever_the_names_hold() -> None:
     final = restarted.close_all()
     five = [(r.series_id, r.field, r.sketch.count) for r in final.results if r.size_s == 300]
     assert five == [(series_id_of("llm_model_performance", tags), name, 1)]
+
+
+def test_covered_batches_keep_a_window_state_independent_of_its_traffic() -> None:
+    """Interleaved series: without coverage every event is its own absorbed range; with
+    it one range per batch, merged across consecutive batches. Counts agree."""
+    rng = random.Random(3)
+    items = [
+        (
+            offset,
+            Point("llm_latency", START + 10.0, (("model_id", f"m{rng.randrange(3)}"),), {"v": 1.0}),
+        )
+        for offset in range(6000)
+    ]
+    counts = []
+    for covered in (False, True):
+        engine = PartitionEngine({}, CONFIG)
+        for i in range(0, len(items), 500):
+            engine.apply(i // 500, batch_of(items[i : i + 500], covered))
+        again = engine.apply(99, batch_of(items[1000:2500], covered))  # a re-sent span
+        assert again.applied_events == 0 and again.duplicate_events == 1500
+        ranges = sum(len(r) for r in engine._ranges.values())
+        counts.append(sum(r.sketch.count for r in engine.close_all().results if r.size_s == 60))
+        assert ranges == (3 if covered else pytest.approx(4000, rel=0.1)), ranges
+    assert counts == [6000, 6000]
