@@ -23,7 +23,7 @@ from agents.counters import COUNTERS
 from agents.dead_letter import send_rejections
 from agents.log_markers import FIRST_INPUT_LOG
 from pipeline.cardinality import CardinalityGuard
-from pipeline.ingest import IngestLimits, decode_points
+from pipeline.ingest import EVENTS_PER_MESSAGE, IngestLimits, decode_points
 from pipeline.point_batches import Heartbeat, SourceGroups, encode_batch, encode_heartbeat
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ async def _forward(records: list[Any]) -> None:
     by_source: dict[tuple[str, int], SourceGroups] = {}
     admit = GUARD.admit
     for record in records:
-        base = record.offset * 65536  # a batch message holds many events: one sub-offset each
+        base = record.offset * EVENTS_PER_MESSAGE  # an array's events: one sub-offset each
         decoded = decode_points(record.value or b"", now, LIMITS, base)
         COUNTERS.consumed += decoded.consumed
         COUNTERS.processed += decoded.valid
@@ -102,7 +102,7 @@ async def _forward(records: list[Any]) -> None:
         groups = by_source.get((record.topic, record.partition))
         if groups is None:
             groups = by_source[(record.topic, record.partition)] = SourceGroups()
-        groups.cover(base, base + 65535)
+        groups.cover(base, base + EVENTS_PER_MESSAGE - 1)
         for columns in decoded.columns:
             COUNTERS.points += len(columns.offsets)
             columns.tags = admit(columns.tags)

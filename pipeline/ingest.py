@@ -25,7 +25,8 @@ from pipeline.wire.json_codec import WireDecodeError, dumps, loads
 class Rejection:
     """Why one event (or a whole unreadable message) was refused."""
 
-    # malformed_json | oversize | invalid_event | unsupported_schema_version | bad_timestamp
+    # malformed_json | oversize | too_many_events | invalid_event | unsupported_schema_version
+    # | bad_timestamp
     code: str
     issues: tuple[FieldIssue, ...]
     original: bytes
@@ -121,6 +122,14 @@ def decode_message(raw: bytes, now: float, limits: IngestLimits | None = None) -
     except WireDecodeError as exc:
         out.rejections.append(Rejection("malformed_json", tuple(issues_from_error(exc)), raw))
         return out
+    if isinstance(doc, list) and len(doc) > EVENTS_PER_MESSAGE:
+        issue = FieldIssue(
+            "",
+            f"the array holds {len(doc)} events; a message may hold at most "
+            f"{EVENTS_PER_MESSAGE}: split it into several messages",
+        )
+        out.rejections.append(Rejection("too_many_events", (issue,), raw))
+        return out
     if isinstance(doc, list):
         if not doc:
             issue = FieldIssue("", "empty JSON array: a batch needs at least one event")
@@ -139,6 +148,12 @@ def decode_message(raw: bytes, now: float, limits: IngestLimits | None = None) -
     else:
         out.events.append(result)
     return out
+
+
+EVENTS_PER_MESSAGE = 65_536
+"""Events of one message get source offsets ``message offset × EVENTS_PER_MESSAGE +
+index``, unique only below this many; a larger array is refused whole (only possible
+when ``HUB_MAX_MESSAGE_BYTES`` is raised far above its default)."""
 
 
 @dataclass(slots=True)
@@ -176,10 +191,10 @@ def decode_points(
     if len(raw) <= limits.max_message_bytes:
         future, past = limits.max_future_skew_s, limits.max_past_age_s
         grouped = fast_columns(raw, offset_base, now, future, past)
-        if grouped is not None:
+        if grouped is not None and grouped[0] <= EVENTS_PER_MESSAGE:
             return DecodedPoints(columns=grouped[1], column_events=grouped[0])
-        fast = fast_points(raw, now, future, past)
-        if fast is not None:
+        fast = None if grouped is not None else fast_points(raw, now, future, past)
+        if fast is not None and len(fast) <= EVENTS_PER_MESSAGE:
             return DecodedPoints(fast)
     decoded = decode_message(raw, now, limits)
     return DecodedPoints([points_from_event(e) for e in decoded.events], decoded.rejections)

@@ -107,3 +107,22 @@ def test_timestamps_out_of_range_in_utc_are_rejected_not_raised(stamp: str) -> N
     fast = decode_points(raw, now=NOW.timestamp())
     assert fast.consumed == 2 and len(fast.rejections) == 1
     assert fast.rejections[0].batch_index == 0
+
+
+def test_an_array_beyond_the_sub_offset_space_is_refused_whole_on_every_path() -> None:
+    """Events of a message get offsets ``message offset × 65,536 + index``: a longer array
+    would collide with the next message's events, so it goes to the dead letters whole."""
+    from pipeline.ingest import EVENTS_PER_MESSAGE
+
+    one = _event().encode()
+    raw = b"[" + b",".join([one] * (EVENTS_PER_MESSAGE + 1)) + b"]"
+    limits = IngestLimits(max_message_bytes=len(raw))
+    decoded = decode_points(raw, NOW.timestamp(), limits)
+    assert decoded.valid == 0 and decoded.consumed == 1
+    (rejection,) = decoded.rejections
+    assert rejection.code == "too_many_events" and rejection.original == raw
+    assert f"{EVENTS_PER_MESSAGE + 1} events" in rejection.message
+    # one fewer is fine, and takes the columnar path
+    raw = b"[" + b",".join([one] * EVENTS_PER_MESSAGE) + b"]"
+    decoded = decode_points(raw, NOW.timestamp(), limits)
+    assert decoded.column_events == EVENTS_PER_MESSAGE and not decoded.rejections
