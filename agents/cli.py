@@ -232,7 +232,10 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
         return run_processes(args.processes, args.loglevel, load_settings().data_dir)
     from agents.app import app
+    from agents.processes import BARRIER_ENV, wait_for_peers
 
+    if os.environ.get(BARRIER_ENV) and not wait_for_peers(os.environ[BARRIER_ENV]):
+        print("hub worker: sibling processes did not start within 60 s; starting anyway")
     level = {"warning": "warn", "critical": "crit"}.get(args.loglevel, args.loglevel)
     sys.argv = ["hub", "worker", "--loglevel", level, "--without-web"]
     app.main()

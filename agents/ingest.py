@@ -13,7 +13,9 @@ with duplicates removed downstream by source offset.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
 from typing import Any
 
@@ -21,7 +23,9 @@ from agents.app import app, catalogue, settings
 from agents.committed_consumer import read_to_end, run_committed
 from agents.counters import COUNTERS
 from agents.dead_letter import send_rejections
+from agents.kafka_clients import admin
 from agents.log_markers import FIRST_INPUT_LOG
+from agents.processes import BARRIER_ENV, sibling_count, wait_for_group, wait_for_peers
 from pipeline.cardinality import CardinalityGuard
 from pipeline.ingest import EVENTS_PER_MESSAGE, IngestLimits, decode_points
 from pipeline.point_batches import Heartbeat, SourceGroups, encode_batch, encode_heartbeat
@@ -59,6 +63,15 @@ dead_letter_topic = app.topic(
 @app.task
 async def run_ingest() -> None:
     """Poll, forward, commit; a heartbeat every ``HUB_HEARTBEAT_INTERVAL_S``."""
+    siblings = sibling_count()
+    if siblings > 1:
+        # aggregators first, then every sibling's ingest consumer joins at once: input is
+        # read once the partitions are split (a busy member is slow to rejoin a rebalance)
+        if not await wait_for_group(admin(settings), settings.app_id, siblings):
+            log.warning("ingest: %d sibling processes not all in the group after 60 s", siblings)
+        spec = os.environ[BARRIER_ENV]
+        if not await asyncio.to_thread(wait_for_peers, spec, 60.0, "ingest"):
+            log.warning("ingest: sibling processes' ingest did not start within 60 s")
     await run_committed(
         "ingest",
         INPUT_TOPICS,

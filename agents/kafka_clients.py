@@ -35,7 +35,13 @@ def producer(settings: Settings, **kwargs: Any) -> AIOKafkaProducer:
     )
 
 
+HEARTBEAT_INTERVAL_MS = 500
+"""A group member learns of a rebalance from its next heartbeat: at aiokafka's default
+(3 s) a new sibling waits up to 3 s while the busy member keeps reading alone."""
+
+
 def consumer(settings: Settings, *topics: str, **kwargs: Any) -> AIOKafkaConsumer:
+    kwargs.setdefault("heartbeat_interval_ms", HEARTBEAT_INTERVAL_MS)
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=settings.kafka_bootstrap,

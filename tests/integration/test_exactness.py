@@ -196,3 +196,44 @@ def test_two_workers_split_partitions_and_agree_with_ground_truth(
     # Both workers owned (and restored state for) some of the points partitions.
     for worker in (one, two):
         assert "restored watermark" in worker.log_tail(2000), worker.log_tail()
+
+
+@pytest.mark.integration
+def test_processes_option_starts_together_splits_the_input_and_stays_exact(
+    kafka_bootstrap: str, hub_env: dict[str, str]
+) -> None:
+    """`hub worker --processes 2`: the siblings pass a start barrier, each runs an ingest
+    consumer of one group, and the results are exact."""
+    env = hub_env
+    prefix = env["HUB_TOPIC_PREFIX"]
+    hub(env, "topics", "apply")
+    worker = Worker(env, "procs", command=("worker", "--loglevel", "info", "--processes", "2"))
+    try:
+        wait_until(
+            lambda: run(stable_group_members(kafka_bootstrap, env["HUB_APP_ID"])) == 2,
+            120,
+            "both processes in one stable consumer group",
+            worker,
+        )
+        start = math.ceil(time.time() / 900) * 900
+        messages, truth = _dataset(20_000, seed=23, start=start)
+        topic = prefix + "llm-observatory.events"
+        batches = [b"[" + b",".join(messages[i : i + 200]) + b"]" for i in range(0, 20_000, 200)]
+        run(produce_raw(kafka_bootstrap, [(topic, m) for m in batches]))
+        sentinel = EventSimulator(seed=0).latency_event(
+            datetime.fromtimestamp(start + 1800 + 90, UTC), "sentinel", 1.0
+        )
+        for spec in load_catalogue(prefix=prefix).by_role("input"):
+            run(produce_to_partitions(kafka_bootstrap, spec.name, sentinel.to_wire_bytes()))
+        found = _collect_all(kafka_bootstrap, prefix, truth, 180)
+        assert worker.alive(), worker.log_tail()
+        # each process reads input with its own ingest consumer, in one group
+        wait_until(
+            lambda: run(stable_group_members(kafka_bootstrap, env["HUB_APP_ID"] + "-ingest")) == 2,
+            30,
+            "both ingest consumers in the ingest group",
+            worker,
+        )
+    finally:
+        worker.stop()
+    _assert_exact(found, truth, lambda: _late_points(kafka_bootstrap, prefix))
