@@ -273,7 +273,10 @@ def _measurement_series(
     base: int,
     moments: np.ndarray,
 ) -> list[SeriesColumns]:
-    tag_items = [() if t is UNSET else tuple(t.items()) for t in tags]
+    if UNSET in tags:
+        tag_items = [() if t is UNSET else tuple(t.items()) for t in tags]
+    else:
+        tag_items = list(map(tuple, map(dict.items, tags)))
     keys = list(
         zip(
             map(attrgetter("source_module"), events),
