@@ -54,3 +54,10 @@ def admin(settings: Settings) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap, **settings.security.aiokafka_kwargs()
     )
+
+
+async def stable_group_size(client: AIOKafkaAdminClient, group: str) -> int:
+    """Members of a consumer group once it is Stable (0 while it rebalances)."""
+    (response,) = await client.describe_consumer_groups([group])
+    _error, _group_id, state, *_rest, members = response.groups[0][:6]
+    return len(members) if state == "Stable" else 0

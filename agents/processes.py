@@ -21,6 +21,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from agents.kafka_clients import stable_group_size
+
 
 def child_data_dir(data_dir: str, index: int) -> str:
     """Each process keeps its own RocksDB state under the configured directory."""
@@ -68,9 +70,7 @@ async def wait_for_group(admin: Any, group: str, members: int, timeout_s: float 
     await admin.start()
     try:
         while time.monotonic() < deadline:
-            (response,) = await admin.describe_consumer_groups([group])
-            _error, _group_id, state, *_rest, found = response.groups[0][:6]
-            if state == "Stable" and len(found) >= members:
+            if await stable_group_size(admin, group) >= members:
                 return True
             await asyncio.sleep(0.2)
         return False

@@ -176,11 +176,11 @@ async def stable_group_members(bootstrap: str, group: str) -> int:
     """Members of a consumer group once it is Stable (0 while it rebalances)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
+    from agents.kafka_clients import stable_group_size
+
     client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await client.start()
     try:
-        (response,) = await client.describe_consumer_groups([group])
-        _error, _group_id, state, *_rest, members = response.groups[0][:6]
-        return len(members) if state == "Stable" else 0
+        return await stable_group_size(client, group)
     finally:
         await client.close()

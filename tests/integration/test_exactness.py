@@ -60,6 +60,30 @@ def _dataset(
     return messages, {k: np.array(v) for k, v in truth.items()}
 
 
+def _produce_ahead(
+    bootstrap: str, prefix: str, n: int, seed: int, per_message: int
+) -> dict[tuple[int, int, str], np.ndarray]:
+    """For workers already caught up (their watermark is the wall clock): events dated
+    ahead of it (within the future-skew limit), two quarter-hours from the next one,
+    ``per_message`` to a message; then a sentinel after them on every input partition
+    of every module (the watermark is the lowest progress over all of them), whose event
+    time closes their last windows. Returns numpy's view of every window."""
+    start = math.ceil(time.time() / 900) * 900
+    messages, truth = _dataset(n, seed=seed, start=start)
+    if per_message > 1:
+        messages = [
+            b"[" + b",".join(messages[i : i + per_message]) + b"]" for i in range(0, n, per_message)
+        ]
+    topic = prefix + "llm-observatory.events"
+    run(produce_raw(bootstrap, [(topic, m) for m in messages]))
+    sentinel = EventSimulator(seed=0).latency_event(
+        datetime.fromtimestamp(start + 1800 + 90, UTC), "sentinel", 1.0
+    )
+    for spec in load_catalogue(prefix=prefix).by_role("input"):
+        run(produce_to_partitions(bootstrap, spec.name, sentinel.to_wire_bytes()))
+    return truth
+
+
 def _results(records: list) -> dict[tuple[int, int, str], list[dict]]:
     found: dict[tuple[int, int, str], list[dict]] = defaultdict(list)
     for record in records:
@@ -164,11 +188,7 @@ def test_two_workers_split_partitions_and_agree_with_ground_truth(
     two = Worker({**env, "HUB_DATA_DIR": str(tmp_path / "worker-two")}, "scale-2")
     try:
         # Produce only once both are in the group, so the split cannot depend on how fast
-        # the first worker gets through the data before the second one joins. The workers
-        # are caught up by then (their watermark is the wall clock), so the events are
-        # dated ahead of it (within the future-skew limit): two quarter-hours starting at
-        # the next one, then a sentinel after them on every input partition whose event
-        # time closes their last windows.
+        # the first worker gets through the data before the second one joins.
         wait_until(
             lambda: run(stable_group_members(kafka_bootstrap, env["HUB_APP_ID"])) == 2,
             120,
@@ -176,16 +196,7 @@ def test_two_workers_split_partitions_and_agree_with_ground_truth(
             one,
             two,
         )
-        start = math.ceil(time.time() / 900) * 900
-        messages, truth = _dataset(60_000, seed=22, start=start)
-        topic = prefix + "llm-observatory.events"
-        run(produce_raw(kafka_bootstrap, [(topic, m) for m in messages]))
-        sentinel = EventSimulator(seed=0).latency_event(
-            datetime.fromtimestamp(start + 1800 + 90, UTC), "sentinel", 1.0
-        )
-        # The watermark is the lowest progress over every input partition of every module.
-        for spec in load_catalogue(prefix=prefix).by_role("input"):
-            run(produce_to_partitions(kafka_bootstrap, spec.name, sentinel.to_wire_bytes()))
+        truth = _produce_ahead(kafka_bootstrap, prefix, 60_000, seed=22, per_message=1)
         found = _collect_all(kafka_bootstrap, prefix, truth, 180)
         assert one.alive(), one.log_tail()
         assert two.alive(), two.log_tail()
@@ -215,16 +226,7 @@ def test_processes_option_starts_together_splits_the_input_and_stays_exact(
             "both processes in one stable consumer group",
             worker,
         )
-        start = math.ceil(time.time() / 900) * 900
-        messages, truth = _dataset(20_000, seed=23, start=start)
-        topic = prefix + "llm-observatory.events"
-        batches = [b"[" + b",".join(messages[i : i + 200]) + b"]" for i in range(0, 20_000, 200)]
-        run(produce_raw(kafka_bootstrap, [(topic, m) for m in batches]))
-        sentinel = EventSimulator(seed=0).latency_event(
-            datetime.fromtimestamp(start + 1800 + 90, UTC), "sentinel", 1.0
-        )
-        for spec in load_catalogue(prefix=prefix).by_role("input"):
-            run(produce_to_partitions(kafka_bootstrap, spec.name, sentinel.to_wire_bytes()))
+        truth = _produce_ahead(kafka_bootstrap, prefix, 20_000, seed=23, per_message=200)
         found = _collect_all(kafka_bootstrap, prefix, truth, 180)
         assert worker.alive(), worker.log_tail()
         # each process reads input with its own ingest consumer, in one group
