@@ -96,7 +96,7 @@ async def _forward(records: list[Any]) -> None:
         _first_logged = True
         log.info(FIRST_INPUT_LOG, now)
     by_source: dict[tuple[str, int], SourceGroups] = {}
-    admit = GUARD.admit
+    admit, apply_guard = GUARD.admit, GUARD.apply
     for record in records:
         base = record.offset * EVENTS_PER_MESSAGE  # an array's events: one sub-offset each
         decoded = decode_points(record.value or b"", now, LIMITS, base)
@@ -120,7 +120,6 @@ async def _forward(records: list[Any]) -> None:
             COUNTERS.points += len(columns.offsets)
             columns.tags = admit(columns.tags)
             groups.add_columns(columns)
-        apply_guard = GUARD.apply
         for index, points in enumerate(decoded.points):
             COUNTERS.points += len(points)
             for point in points:
