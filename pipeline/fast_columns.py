@@ -194,15 +194,12 @@ def _series(
     moments: np.ndarray,
     fields: dict[str, np.ndarray],
 ) -> SeriesColumns:
-    picked = rows
-    columns: dict[str, list[float | None]] = {}
+    columns: dict[str, np.ndarray] = {}
     for name, values in fields.items():
-        chosen = values[picked]
+        chosen = values[rows]
         if not np.isnan(chosen).all():
-            columns[name] = chosen.tolist()
-    return SeriesColumns(
-        measurement, tags, (picked + base).tolist(), moments[picked].tolist(), columns
-    )
+            columns[name] = chosen
+    return SeriesColumns(measurement, tags, rows + base, moments[rows], columns)
 
 
 def fast_columns(

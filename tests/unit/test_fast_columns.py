@@ -42,7 +42,11 @@ def _normal(columns: list[SeriesColumns]) -> Groups:
             name: [None if v is None or math.isnan(v) else float(v) for v in values]
             for name, values in c.fields.items()
         }
-        out[(c.measurement, c.tags)] = (c.offsets, c.timestamps, fields)
+        out[(c.measurement, c.tags)] = (
+            [int(o) for o in c.offsets],
+            [float(t) for t in c.timestamps],
+            fields,
+        )
     return out
 
 
