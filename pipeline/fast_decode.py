@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 import sys
 from datetime import datetime
-from typing import Annotated, Literal
+from enum import Enum
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -28,6 +29,17 @@ from pipeline.normalize import Point, points_from_parts
 _FINITE = msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)
 F64 = Annotated[float, _FINITE]
 U32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
+
+
+def _names(enum: type[Enum]) -> Any:
+    """The enum's values as a ``Literal``: decoded as plain strings, whose hashes are cached
+    C work, where an ``Enum`` member hashes through Python code at every grouping."""
+    return Literal[tuple(member.value for member in enum)]
+
+
+SourceModuleName = _names(SourceModule)
+EventTypeName = _names(EventType)
+SeverityName = _names(Severity)
 
 # Stricter than the models on purpose (the canonical forms only); others fall back.
 UUID_PATTERN = re.compile(
@@ -115,9 +127,9 @@ class _Payload(msgspec.Struct, gc=False):
 
 class EventStruct(msgspec.Struct, gc=False):
     timestamp: str
-    source_module: SourceModule
-    event_type: EventType
-    severity: Severity
+    source_module: SourceModuleName
+    event_type: EventTypeName
+    severity: SeverityName
     environment: str
     payload: _Payload
     # Optional keys default to UNSET, so a key present with null still counts as a key.
@@ -164,10 +176,10 @@ def _points(event: EventStruct, now: float, future_s: float, past_s: float) -> l
     data = event.payload.data
     return points_from_parts(
         ts,
-        event.source_module.value,
+        event.source_module,
         event.environment,
-        event.event_type.value,
-        event.severity.value,
+        event.event_type,
+        event.severity,
         f"telemetry.{data.__struct_config__.tag}",
         event.tags if isinstance(event.tags, dict) else {},
         data,
