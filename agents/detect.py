@@ -1,7 +1,7 @@
 """Anomaly detection on the broker: closed-window metrics in, ``AnomalyEvent`` out.
 
-A plain aiokafka consumer (group ``<app id>-detect``) reads the metric topics of
-``HUB_DETECT_WINDOWS``; every result is one point of its series
+A plain aiokafka consumer (group ``<app id>-detect``) reads the metric and histogram
+topics of ``HUB_DETECT_WINDOWS``; every result is one point of its series
 (:mod:`pipeline.metric_detection`), and an alert episode's start is published to
 the anomalies topic, keyed by metric name; alerts that form one incident across
 series (:mod:`pipeline.correlation`) go to the correlations topic with their root
@@ -28,7 +28,7 @@ from pipeline.aggregates import parse_windows
 from pipeline.composite import CompositeBuilder, CompositeConfig, CompositeResult
 from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
 from pipeline.metric_detection import Alert, MetricDetectors, Phase, observed_value, series_key
-from pipeline.models.metrics import AggregatedMetric, TimeWindow
+from pipeline.models.metrics import AggregatedMetric, HistogramMetric, TimeWindow
 from pipeline.rules import DEFAULT_RULES_FILE, RuleEngine, load_rules, rule_name
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,11 @@ DETECT_GROUP = f"{settings.app_id}-detect"
 METRIC_TOPICS = tuple(
     catalogue.metrics_topic(window.value).name for window in parse_windows(settings.detect_windows)
 )
+HISTOGRAM_TOPICS = {
+    catalogue.histograms_topic(window.value).name: window
+    for window in parse_windows(settings.detect_windows)
+}
+"""Histograms of the watched windows: the shape of each latency window (distribution shift)."""
 anomalies_topic = app.topic(
     catalogue.one("anomalies").name, key_serializer="raw", value_serializer="raw"
 )
@@ -110,7 +115,7 @@ async def run_detection() -> None:
     try:
         await run_committed(
             "detect",
-            METRIC_TOPICS,
+            (*METRIC_TOPICS, *HISTOGRAM_TOPICS),
             DETECT_GROUP,
             _detect,
             max_records=1000,
@@ -153,6 +158,11 @@ async def _detect(records: list[Any]) -> None:
         if record.offset < APPLIED.get(source, 0):
             continue  # already in the restored state
         APPLIED[source] = record.offset + 1
+        window = HISTOGRAM_TOPICS.get(record.topic)
+        if window is not None:
+            for alert in _histogram_alerts(record, window):
+                pending += await _publish(alert)
+            continue
         try:
             metric = AggregatedMetric.from_wire(record.value)
         except ValueError as exc:  # not ours to fix: say so, keep going
@@ -169,6 +179,18 @@ async def _detect(records: list[Any]) -> None:
             pending += await _publish_composite(result)
     for future in pending:
         await future
+
+
+def _histogram_alerts(record: Any, window: TimeWindow) -> list[Alert]:
+    """Distribution shift of one window's histogram (durations only, as their spread was)."""
+    try:
+        histogram = HistogramMetric.from_wire(record.value)
+    except ValueError as exc:
+        log.warning("detect: unreadable histogram at offset %s: %s", record.offset, exc)
+        return []
+    if not histogram.name.endswith("_ms"):
+        return []
+    return DETECTORS.observe_histogram(histogram, window)
 
 
 async def _publish_composite(result: CompositeResult) -> list[Any]:

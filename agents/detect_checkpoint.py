@@ -21,7 +21,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-VERSION = 2
+VERSION = 3
 """Bump when a detection class changes shape: older checkpoints are then ignored."""
 
 

@@ -31,6 +31,7 @@ from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
 from pipeline.detection import CRITICAL_SCORE
 from pipeline.metric_detection import Alert, MetricDetectors, Phase, observed_value, series_key
 from pipeline.models.correlation import AnomalyCorrelation
+from pipeline.models.metrics import TimeWindow
 from pipeline.scenarios import DAY, MINUTE, IncidentLabel, Scenario, SeriesId
 
 
@@ -81,6 +82,8 @@ def run_scenario(scenario: Scenario, tail_windows: int = 5) -> RunResult:
                 series_key(metric), metric.window_start.timestamp(), observed_value(metric)[1]
             )
             alerts += detectors.observe(metric)
+        for histogram in scenario.histograms(minute):
+            alerts += detectors.observe_histogram(histogram, TimeWindow.one_minute)
         alerts += detectors.silences()
         for alert in alerts:
             if alert.phase is not Phase.STARTED:

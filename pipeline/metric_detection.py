@@ -15,8 +15,9 @@ collapse in counts is a frequency anomaly) and the value for gauges. Besides:
 * **Confirmation**: a statistic of a window's sample (a p95, the spread) opens an
   episode only when the next window confirms it; counts and sums may alert on
   one window (``_sampled``).
-* **Distribution shift**: the coefficient of variation of a statistics series
-  moving while its mean holds (``_shape``).
+* **Distribution shift**: a window's histogram against the recent normal ones, while
+  its mean holds (``observe_histogram``, :mod:`pipeline.distribution_shift`); for
+  series without histograms, their coefficient of variation (``_shape``).
 
 The worker checkpoints this state (agents/detect_checkpoint.py): it is picklable.
 """
@@ -29,14 +30,18 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 
+import numpy as np
+
 from pipeline.correlation import SeriesKey
 from pipeline.detection import DetectorConfig, Scored, SeriesDetector, logistic_score
+from pipeline.distribution_shift import BucketShiftDetector
 from pipeline.models.correlation import AnomalyEvent, AnomalyType
 from pipeline.models.events import SourceModule
 from pipeline.models.metrics import (
     AggregatedMetric,
     CounterValues,
     GaugeValues,
+    HistogramMetric,
     StatisticalMeasures,
     TimeWindow,
 )
@@ -175,6 +180,8 @@ class MetricDetectors:
     _silences: dict[DetectorKey, AnomalyEvent] = field(default_factory=dict)
     _means: dict[DetectorKey, SeriesDetector] = field(default_factory=dict)
     _shapes: dict[DetectorKey, SeriesDetector] = field(default_factory=dict)
+    _buckets: dict[DetectorKey, BucketShiftDetector] = field(default_factory=dict)
+    """Per (metric name, window, tags) with histograms: their shape replaces the spread."""
 
     @property
     def series(self) -> int:
@@ -207,9 +214,25 @@ class MetricDetectors:
         if counter and kind in (AnomalyType.SPIKE, AnomalyType.DROP):
             kind = AnomalyType.FREQUENCY_ANOMALY
         alerts += self._episode(key, name, metric.tags, moment, value, scored, kind)
-        if _is_duration(metric):
+        if _is_duration(metric) and (metric.name, key[1], tags) not in self._buckets:
             alerts += self._shape(key, metric)
         return alerts
+
+    def observe_histogram(self, histogram: HistogramMetric, window: TimeWindow) -> list[Alert]:
+        """Distribution shift of one window's histogram (``timestamp`` = window end),
+        alerted as ``<name>.distribution``; the series' spread is no longer scored."""
+        tags = tuple(sorted(histogram.tags.items()))
+        key = (histogram.name, window.value, tags)
+        start = histogram.timestamp.timestamp() - window.seconds
+        counts = np.array([bucket.count for bucket in histogram.buckets], dtype=np.float64)
+        detector = self._buckets.setdefault(key, BucketShiftDetector())
+        scored = detector.update(start, counts, histogram.stats.avg)
+        name = f"{histogram.name}.distribution"
+        moment = datetime.fromtimestamp(start, UTC)
+        alert_key = (name, window.value, tags)
+        return self._episode(
+            alert_key, name, histogram.tags, moment, scored.value, scored, scored.anomaly_type
+        )
 
     def _episode(
         self,

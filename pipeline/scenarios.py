@@ -30,9 +30,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from pipeline.histograms import HISTOGRAM_BOUNDS, OVERFLOW_BOUND
 from pipeline.models.metrics import (
     AggregatedMetric,
     CounterValues,
+    HistogramBucket,
+    HistogramMetric,
     StatisticalMeasures,
     TimeWindow,
 )
@@ -76,7 +79,7 @@ def latency_series(model: str) -> SeriesId:
 
 def spread_series(model: str) -> SeriesId:
     """Where a distribution shift of the model's latency is alerted (its spread)."""
-    return ("llm_latency.total_latency_ms.cv", _tags("llm-observatory", model_id=model))
+    return ("llm_latency.total_latency_ms.distribution", _tags("llm-observatory", model_id=model))
 
 
 def error_series(model: str) -> SeriesId:
@@ -266,6 +269,30 @@ class Scenario:
         return out
 
     # ------------------------------------------------------------------ metrics
+    def histograms(self, minute: MinuteTraffic) -> list[HistogramMetric]:
+        """The 1-minute latency histograms the hub publishes for this minute (OpenTelemetry
+        bounds, bucket ``i`` holding ``(bounds[i-1], bounds[i]]``, as the engine counts)."""
+        bounds = np.array(HISTOGRAM_BOUNDS[("llm_latency", "total_latency_ms")])
+        uppers = [*bounds.tolist(), OVERFLOW_BOUND]
+        end = datetime.fromtimestamp(minute.start + MINUTE, UTC)
+        out = []
+        for model, latency in minute.latency_ms.items():
+            counts = np.bincount(np.searchsorted(bounds, latency), minlength=len(uppers))
+            out.append(
+                HistogramMetric(
+                    metric_type="histogram",
+                    name="llm_latency.total_latency_ms",
+                    stats=_stats(latency),
+                    buckets=[
+                        HistogramBucket(upper_bound=upper, count=count)
+                        for upper, count in zip(uppers, counts.tolist(), strict=True)
+                    ],
+                    tags=dict(latency_series(model)[1]),
+                    timestamp=end,
+                )
+            )
+        return out
+
     def metrics(self, minute: MinuteTraffic) -> list[AggregatedMetric]:
         """The 1-minute metrics the hub publishes for this minute (numpy, same samples)."""
         start = datetime.fromtimestamp(minute.start, UTC)

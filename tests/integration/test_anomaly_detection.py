@@ -11,10 +11,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pipeline.incident_demo import INCIDENT_MINUTE, incident_history
 from pipeline.models.correlation import AnomalyCorrelation, AnomalyEvent, AnomalyType
+from pipeline.simulate import EventSimulator
 from tests.integration.harness import Worker, collect, hub, produce_raw, run
 
 METRIC = "llm_latency.total_latency_ms.p95"
@@ -143,3 +145,57 @@ def test_incident_is_published_as_anomalies_and_one_correlation(
         max(100 * a.deviation / a.baseline for a in latency_alerts)
     )
     assert impact.security_impact.threats_detected == round(root_alert.observed)
+
+
+SHAPE_METRIC = "llm_latency.total_latency_ms.distribution"
+
+
+@pytest.mark.integration
+def test_a_rollout_that_keeps_the_mean_is_a_distribution_shift_from_the_histograms(
+    kafka_bootstrap: str, hub_env: dict[str, str]
+) -> None:
+    """40 requests a minute of one model; from minute 32 half of them 40 % faster and half
+    40 % slower. The mean holds; the histogram topic carries the change to the detector."""
+    env = hub_env
+    prefix = env["HUB_TOPIC_PREFIX"]
+    hub(env, "topics", "apply")
+    start = math.floor((time.time() - 3600) / 60) * 60
+    rollout_minute, minutes = 32, 40
+    rng = np.random.default_rng(11)
+    sim = EventSimulator(seed=11, environment="rollout-test")
+    messages = []
+    for minute in range(minutes):
+        latencies = rng.lognormal(math.log(450), 0.35, 40)
+        if minute >= rollout_minute:
+            latencies *= np.where(rng.random(40) < 0.5, 0.6, 1.4)
+        for offset, value in zip(np.sort(rng.uniform(0, 60, 40)), latencies, strict=True):
+            moment = datetime.fromtimestamp(start + 60 * minute + float(offset), UTC)
+            event = sim.latency_event(moment, "rollout-model", float(np.round(value, 2)))
+            event = event.model_copy(update={"tags": {"region": "us-east-1"}})
+            messages.append((f"{prefix}llm-observatory.events", event.to_wire_bytes()))
+    run(produce_raw(kafka_bootstrap, messages))
+
+    def shifts(records: list) -> list[AnomalyEvent]:
+        return [
+            AnomalyEvent.from_wire(r.value)
+            for r in records
+            if json.loads(r.value)["metric"] == SHAPE_METRIC
+            and dict(r.headers).get("hub.episode") == b"started"
+            and dict(r.headers).get("hub.window") == b"1m"
+        ]
+
+    worker = Worker(env, "rollout")
+    try:
+        records = run(
+            collect(kafka_bootstrap, prefix + "hub.anomalies", lambda rs: bool(shifts(rs)), 120)
+        )
+        assert worker.alive(), worker.log_tail()
+    finally:
+        worker.stop()
+    found = shifts(records)
+    assert found, f"no {SHAPE_METRIC} anomaly; worker log:\n{worker.log_tail()}"
+    alert = found[0]
+    assert alert.anomaly_type is AnomalyType.DISTRIBUTION_SHIFT
+    first_window = (alert.timestamp.timestamp() - start) / 60
+    assert rollout_minute - 1 <= first_window <= rollout_minute + 3, first_window
+    assert 0.0 < alert.observed <= 1.0  # the share of requests that changed bucket
