@@ -150,7 +150,9 @@ def _peak_rss_mb(pid: int) -> float:
 async def _await_metrics(
     bootstrap: str, topic: str, expected_events: int, timeout: float
 ) -> tuple[list[dict], float]:
-    """Read 1-minute metrics until hub_events counts reach ``expected_events``."""
+    """Read 1-minute metrics until hub_events counts reach ``expected_events``; the end
+    is when the hub published the last of them (its record's timestamp, set by the
+    worker's producer), not when this reader happened to fetch it."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
     )
@@ -168,7 +170,8 @@ async def _await_metrics(
                     docs.append(doc)
                     if doc["name"] == "hub_events.count":
                         counted += int(doc["values"]["value"])  # a counter
-                        done_at = time.time()
+                        published = record.timestamp / 1000.0
+                        done_at = published if math.isnan(done_at) else max(done_at, published)
     finally:
         await consumer.stop()
     return docs, done_at
