@@ -77,8 +77,6 @@ class BucketShiftDetector:
     _peak: float = 0.0
     _quiet: int = 0
     _episode_windows: int = 0
-    _before: deque[tuple[np.ndarray, float]] = field(default_factory=deque)
-    """The learned windows when the open episode began."""
     _earlier: deque[tuple[np.ndarray, float]] | None = None
     """The normal windows before the last accepted shape (remembered for a day)."""
     _accepted_at: float = 0.0
@@ -103,7 +101,7 @@ class BucketShiftDetector:
             self._learn(counts, mean)
             return Scored(timestamp, 0.0, 0.0, None, 0.0, None)
         mean_steady = self._location_z(mean) < cfg.location_z
-        statistic, df, distance = self._g_test(counts)
+        statistic, df, distance = self._g_test(counts, self._normal)
         self._previous = (timestamp, statistic, df)
         z = chi_square_z(statistic, df)
         score = 0.0
@@ -136,12 +134,10 @@ class BucketShiftDetector:
         if self._last_time - self._accepted_at > DAY_S:
             self._earlier = None  # a day at the new shape: that is the normal
             return False
-        current, self._normal = self._normal, self._earlier
-        statistic, df, _ = self._g_test(counts)
+        statistic, df, _ = self._g_test(counts, self._earlier)
         if chi_square_z(statistic, df) < min(z_now, self.config.z_at_alert):
-            self._earlier = None
+            self._normal, self._earlier = self._earlier, None
             return True
-        self._normal = current
         return False
 
     def _learn(self, counts: np.ndarray, mean: float) -> None:
@@ -156,9 +152,11 @@ class BucketShiftDetector:
         spread = 1.4826 * statistics.median(abs(m - center) for m in means)
         return abs(mean - center) / max(spread, 1e-9 * max(abs(center), 1.0))
 
-    def _g_test(self, counts: np.ndarray) -> tuple[float, int, float]:
-        """(G, degrees of freedom, total variation distance) against the baseline."""
-        pooled = np.sum([c for c, _ in self._normal], axis=0)
+    def _g_test(
+        self, counts: np.ndarray, baseline: deque[tuple[np.ndarray, float]]
+    ) -> tuple[float, int, float]:
+        """(G, degrees of freedom, total variation distance) against ``baseline``'s windows."""
+        pooled = np.sum([c for c, _ in baseline], axis=0)
         share = pooled / pooled.sum()
         common = share >= self.config.rare_share
         expected_share = np.append(share[common], share[~common].sum())
@@ -193,7 +191,6 @@ class BucketShiftDetector:
             self._episode_windows += 1
             if not self._in_episode:
                 self._in_episode, self._peak, start = True, score, True
-                self._before = self._normal
             elif score >= CRITICAL_SCORE > self._peak:
                 self._peak, start = score, True
             self._peak = max(self._peak, score)
@@ -207,7 +204,7 @@ class BucketShiftDetector:
     def _accept(self) -> None:
         """The shape has stayed: it is the normal now (the one before the episode is
         remembered, so a return to it is a recovery)."""
-        self._earlier = deque(self._before)
+        self._earlier = self._normal  # unchanged since the episode began: nothing learned in one
         self._accepted_at = self._last_time
         self._normal = deque(self._recent)
         self._recent.clear()
