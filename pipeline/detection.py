@@ -162,6 +162,14 @@ class SeriesDetector:
     series is back there."""
     _drift_at: float = 0.0  # the drift's last alarm
 
+    @property
+    def disturbed(self) -> bool:
+        """In an episode, about to open one, at a level accepted during one, or holding
+        a run back toward an earlier level: the series' values now say more about an
+        incident than about its normal."""
+        held = bool(self._held)
+        return self._in_episode or self._pending > 0 or self._excursion is not None or held
+
     def update(self, timestamp: float, value: float, unit: float = 0.0) -> Scored:
         """Score one point. ``unit`` > 0: the value is a sum of a Poisson number of
         events each about ``unit`` in size (a count: 1; spend: the mean spend per

@@ -82,12 +82,22 @@ class BucketShiftDetector:
     _accepted_at: float = 0.0
     _last_time: float = 0.0
 
-    def update(self, timestamp: float, counts: np.ndarray, mean: float) -> Scored:
+    @property
+    def disturbed(self) -> bool:
+        """In an episode: the series' shape is not its normal one now."""
+        return self._in_episode
+
+    def update(
+        self, timestamp: float, counts: np.ndarray, mean: float, hold: bool = False
+    ) -> Scored:
         """Score one window's bucket counts; ``mean`` is the window's mean value. When the
         mean is off the learned windows' means (by ``location_z`` of their spread), the
         shape moved with it: a spike, a drop or a level shift, which the p95 detector
         judges (an incident, a recovery, the end of a drift), not a change of shape; no
-        alert then, and the window is not learned from."""
+        alert then, and the window is not learned from. ``hold``: the series is in a
+        slow drift (its median's CUSUM alarmed, and alerted it): its windows are neither
+        alerted (a histogram that slides is the drift, not a new shape) nor learned from
+        (the normal would creep along with it and the return read as a new shape)."""
         cfg = self.config
         counts = np.asarray(counts, dtype=np.float64)
         total = float(counts.sum())
@@ -110,10 +120,10 @@ class BucketShiftDetector:
             if min(z, z_before) >= cfg.window_z:
                 pooled = chi_square_z(statistic + previous[1], df + previous[2])
                 score = logistic_score(pooled, cfg.z_at_alert, cfg.z_softness)
-        alerting = score >= cfg.alert_score and mean_steady
+        alerting = score >= cfg.alert_score and mean_steady and not hold
         if alerting and not self._in_episode and self._back_to_earlier(counts, z):
             alerting = False  # the shape before an accepted one: a recovery, not a shift
-        if not alerting and mean_steady and z < cfg.window_z and not self._in_episode:
+        if not (alerting or hold or self._in_episode) and mean_steady and z < cfg.window_z:
             self._learn(counts, mean)
         if alerting or self._in_episode:
             self._recent.append((counts, mean))

@@ -15,6 +15,8 @@ collapse in counts is a frequency anomaly) and the value for gauges. Besides:
 * **Confirmation**: a statistic of a window's sample (a p95, the spread) opens an
   episode only when the next window confirms it; counts and sums may alert on
   one window (``_sampled``).
+* **Drift**: a latency's typical value creeping up or down over hours, from a CUSUM
+  of each window's median (:mod:`pipeline.drift`), alerted as ``<name>.p50``.
 * **Distribution shift**: a window's histogram against the recent normal ones, while
   its mean holds (``observe_histogram``, :mod:`pipeline.distribution_shift`); for
   series without histograms, their coefficient of variation (``_shape``).
@@ -35,6 +37,7 @@ import numpy as np
 from pipeline.correlation import SeriesKey
 from pipeline.detection import DetectorConfig, Scored, SeriesDetector, logistic_score
 from pipeline.distribution_shift import BucketShiftDetector
+from pipeline.drift import MedianDriftDetector
 from pipeline.models.correlation import AnomalyEvent, AnomalyType
 from pipeline.models.events import SourceModule
 from pipeline.models.metrics import (
@@ -182,6 +185,8 @@ class MetricDetectors:
     _shapes: dict[DetectorKey, SeriesDetector] = field(default_factory=dict)
     _buckets: dict[DetectorKey, BucketShiftDetector] = field(default_factory=dict)
     """Per (metric name, window, tags) with histograms: their shape replaces the spread."""
+    _drifts: dict[DetectorKey, MedianDriftDetector] = field(default_factory=dict)
+    """Per duration series: the CUSUM of its window medians."""
 
     @property
     def series(self) -> int:
@@ -214,9 +219,27 @@ class MetricDetectors:
         if counter and kind in (AnomalyType.SPIKE, AnomalyType.DROP):
             kind = AnomalyType.FREQUENCY_ANOMALY
         alerts += self._episode(key, name, metric.tags, moment, value, scored, kind)
-        if _is_duration(metric) and (metric.name, key[1], tags) not in self._buckets:
-            alerts += self._shape(key, metric)
+        if _is_duration(metric):
+            shape = self._buckets.get((metric.name, key[1], tags))
+            disturbed = scored.score >= self.config.alert_score or detector.disturbed
+            alerts += self._drift(key, metric, disturbed or (shape is not None and shape.disturbed))
+            if shape is None:
+                alerts += self._shape(key, metric)
         return alerts
+
+    def _drift(self, key: DetectorKey, metric: AggregatedMetric, disturbed: bool) -> list[Alert]:
+        """Slow creep of a duration's median (the p95 is too noisy to see it early); not
+        while the p95's or the histogram's detector handles an incident (``disturbed``)."""
+        values = metric.values
+        assert isinstance(values, StatisticalMeasures)
+        name = f"{metric.name}.p50"
+        drift_key = (name, key[1], key[2])
+        detector = self._drifts.setdefault(drift_key, MedianDriftDetector())
+        start = metric.window_start.timestamp()
+        scored = detector.update(start, values.p50, values.count, disturbed)
+        moment = metric.window_start
+        kind = scored.anomaly_type
+        return self._episode(drift_key, name, metric.tags, moment, values.p50, scored, kind)
 
     def observe_histogram(self, histogram: HistogramMetric, window: TimeWindow) -> list[Alert]:
         """Distribution shift of one window's histogram (``timestamp`` = window end),
@@ -226,7 +249,9 @@ class MetricDetectors:
         start = histogram.timestamp.timestamp() - window.seconds
         counts = np.array([bucket.count for bucket in histogram.buckets], dtype=np.float64)
         detector = self._buckets.setdefault(key, BucketShiftDetector())
-        scored = detector.update(start, counts, histogram.stats.avg)
+        drift = self._drifts.get((f"{histogram.name}.p50", window.value, tags))
+        hold = drift is not None and drift.drifting
+        scored = detector.update(start, counts, histogram.stats.avg, hold)
         name = f"{histogram.name}.distribution"
         moment = datetime.fromtimestamp(start, UTC)
         alert_key = (name, window.value, tags)

@@ -77,6 +77,11 @@ def latency_series(model: str) -> SeriesId:
     return ("llm_latency.total_latency_ms.p95", _tags("llm-observatory", model_id=model))
 
 
+def median_series(model: str) -> SeriesId:
+    """Where a slow drift of the model's latency is alerted (its median's CUSUM)."""
+    return ("llm_latency.total_latency_ms.p50", _tags("llm-observatory", model_id=model))
+
+
 def spread_series(model: str) -> SeriesId:
     """Where a distribution shift of the model's latency is alerted (its spread)."""
     return ("llm_latency.total_latency_ms.distribution", _tags("llm-observatory", model_id=model))
@@ -199,11 +204,12 @@ class Scenario:
     ) -> IncidentLabel:
         model = MODELS[int(rng.integers(0, len(MODELS)))].model_id
         if kind == "prompt_injection":
-            affected = (THREATS, latency_series(model), spend_series(model), VIOLATIONS)
+            latency = (latency_series(model), median_series(model))
+            affected = (THREATS, *latency, spend_series(model), VIOLATIONS)
             return IncidentLabel(kind, start, end, THREATS, affected)
         if kind == "provider_outage":
             model = "claude-3-haiku"
-            affected = (error_series(model), latency_series(model))
+            affected = (error_series(model), latency_series(model), median_series(model))
             return IncidentLabel(kind, start, end, error_series(model), affected)
         if kind == "runaway_tenant":
             tenant = TENANTS[int(rng.integers(0, len(TENANTS)))]
@@ -211,9 +217,11 @@ class Scenario:
             return IncidentLabel(kind, start, end, series, (series,))
         if kind == "rollout_shift":
             spread = spread_series(model)
-            return IncidentLabel(kind, start, end, spread, (spread, latency_series(model)))
-        series = latency_series(model)  # latency_drift
-        return IncidentLabel(kind, start, end, series, (series,))
+            # half 40 % faster, half 40 % slower: the median moves too (by about -8 %)
+            affected = (spread, latency_series(model), median_series(model))
+            return IncidentLabel(kind, start, end, spread, affected)
+        series = median_series(model)  # latency_drift: every quantile moves, the median first
+        return IncidentLabel(kind, start, end, series, (series, latency_series(model)))
 
     # ------------------------------------------------------------------ traffic
     def traffic(self) -> Iterator[MinuteTraffic]:

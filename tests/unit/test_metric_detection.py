@@ -193,3 +193,43 @@ def test_a_counter_that_counts_a_few_events_a_window_is_silent_only_when_long() 
         silences += [(minute, a.key[1]) for a in detectors.silences()]
     sparse = [(m, tags) for m, tags in silences if ("m", "sparse") in tags]
     assert len(sparse) == 1 and 860 < sparse[0][0] < 875, silences
+
+
+def _latency_window(rng: np.random.Generator, factor: float) -> StatisticalMeasures:
+    """One minute of ~35 lognormal latencies (×``factor``), its statistics from numpy."""
+    values = rng.lognormal(np.log(800), 0.35, max(int(rng.poisson(35)), 5)) * factor
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return StatisticalMeasures(
+        avg=values.mean(), min=values.min(), max=values.max(), p50=p50, p95=p95, p99=p99,
+        stddev=values.std(), count=values.size, sum=values.sum(),
+    )  # fmt: skip
+
+
+def _latency_alerts(factors: np.ndarray, seed: int) -> list[tuple[int, str, AnomalyType]]:
+    rng = np.random.default_rng(seed)
+    detectors = MetricDetectors()
+    tags = {"model_id": "gpt-4o", "source_module": "llm-observatory"}
+    started = []
+    for minute, factor in enumerate(factors):
+        metric = _metric(minute, _latency_window(rng, factor), "llm_latency.total_ms", tags)
+        for alert in detectors.observe(metric):
+            if alert.phase is Phase.STARTED:
+                started.append((minute, alert.event.metric, alert.event.anomaly_type))
+    return started
+
+
+def test_a_slow_creep_is_raised_on_the_median_and_a_sudden_jump_only_on_the_p95() -> None:
+    creep = np.ones(1400)
+    creep[900:] = 1 + 0.6 * np.minimum(np.arange(500), 360) / 360  # +60 % over 6 h
+    jump = np.ones(1200)
+    jump[900:920] = 2.5
+    for seed in range(3):
+        creeping = [a for a in _latency_alerts(creep, seed) if a[0] >= 900]
+        assert creeping and creeping[0][1:] == (
+            "llm_latency.total_ms.p50",
+            AnomalyType.PATTERN_DEVIATION,
+        ), creeping
+        assert creeping[0][0] < 1020, creeping
+        jumping = _latency_alerts(jump, seed)
+        assert [a for a in jumping if a[0] >= 900 and a[1].endswith(".p95")], jumping
+        assert not [a for a in jumping if a[1].endswith(".p50")], jumping
