@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.models.correlation import AnomalyType
@@ -104,6 +105,12 @@ class Scored:
     episode_end: bool = False
     since: float | None = None
     """With ``episode_start``: the first alerting point of the run that opened it."""
+
+
+def median_and_spread(values: Sequence[float]) -> tuple[float, float]:
+    """The median and 1.4826 × MAD (a standard deviation that outliers cannot inflate)."""
+    center = statistics.median(values)
+    return center, 1.4826 * statistics.median(abs(v - center) for v in values)
 
 
 def logistic_score(z: float, center: float, softness: float) -> float:
@@ -266,9 +273,7 @@ class SeriesDetector:
         """(level, spread); ``excursion=False``: the spread of the level before it."""
         level = self._level(timestamp)
         assert level is not None
-        residuals = list(self._residuals)
-        center = statistics.median(residuals)
-        spread = 1.4826 * statistics.median(abs(r - center) for r in residuals)
+        _, spread = median_and_spread(list(self._residuals))
         floor = self.config.min_relative_scale * max(abs(level), 1e-12)
         if excursion and self._excursion is not None:
             floor = max(floor, self._excursion.scale)
@@ -378,9 +383,7 @@ class SeriesDetector:
         back to where the series was before an excursion (within ``shift_z`` of its
         spread there, ``scale``) is its recovery; one that brings the slow average back
         to where it was before a drift is the drift's end."""
-        deviations = [d for _, d in self._run]
-        shift = statistics.median(deviations)
-        spread = 1.4826 * statistics.median(abs(d - shift) for d in deviations)
+        shift, spread = median_and_spread([d for _, d in self._run])
         self._run = []
         band = self.config.shift_z * scale
         excursion = self._excursion

@@ -19,13 +19,12 @@ errs on the quiet side (docs/DETECTION.md).
 from __future__ import annotations
 
 import math
-import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.detection import CRITICAL_SCORE, DAY_S, Scored, logistic_score
+from pipeline.detection import CRITICAL_SCORE, DAY_S, Scored, logistic_score, median_and_spread
 from pipeline.models.correlation import AnomalyType
 
 
@@ -157,9 +156,7 @@ class BucketShiftDetector:
 
     def _location_z(self, mean: float) -> float:
         """How far the window's mean is from the learned windows' (robust z)."""
-        means = [m for _, m in self._normal]
-        center = statistics.median(means)
-        spread = 1.4826 * statistics.median(abs(m - center) for m in means)
+        center, spread = median_and_spread([m for _, m in self._normal])
         return abs(mean - center) / max(spread, 1e-9 * max(abs(center), 1.0))
 
     def _g_test(

@@ -25,7 +25,7 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
-from pipeline.detection import Scored, logistic_score
+from pipeline.detection import Scored, logistic_score, median_and_spread
 from pipeline.models.correlation import AnomalyType
 
 
@@ -116,9 +116,7 @@ class MedianDriftDetector:
         return None if self._reference is None else math.exp(self._reference)
 
     def _spread(self) -> float:
-        residuals = list(self._residuals)
-        center = statistics.median(residuals)
-        return max(1.4826 * statistics.median(abs(r - center) for r in residuals), 1e-9)
+        return max(median_and_spread(list(self._residuals))[1], 1e-9)
 
     def _learn(self, x: float, residual: float) -> None:
         """Only normal windows move the reference and the spread."""
