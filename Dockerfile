@@ -13,7 +13,12 @@ WORKDIR /app
 COPY pyproject.toml README.md topics.yaml ./
 COPY pipeline ./pipeline
 COPY agents ./agents
-RUN pip install . \
+# gcc builds the compiled latency-batch scanner (pipeline/_batch_scan.c) in place, next to
+# the sources imported from /app, and is removed again.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install -e . \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 hub \
     && chown -R hub /app
 

@@ -229,10 +229,11 @@ def _same(value: Any) -> Any:
 
 
 def _tag_items(tags: Any) -> tuple[tuple[str, str], ...]:
-    return () if tags is UNSET else tuple(tags.items())
+    """A tag dict's identity: equal dicts written in another key order are one series."""
+    return () if tags is UNSET else tuple(sorted(tags.items()))
 
 
-def _series(
+def series_of_rows(
     measurement: str,
     tags: tuple[tuple[str, str], ...],
     rows: np.ndarray,
@@ -315,7 +316,7 @@ def _count_series(
         columns, [_same] * len(columns)
     ):
         tags = count_series_tags(module, environment, event_type, severity, variant)
-        out.append(_series("hub_events", tags, rows, base, moments, ones))
+        out.append(series_of_rows("hub_events", tags, rows, base, moments, ones))
     return out
 
 
@@ -347,5 +348,5 @@ def _measurement_series(
             {} if given is UNSET else given,
             {},
         )
-        out.append(_series(measurement, series_tags, rows, base, moments, arrays))
+        out.append(series_of_rows(measurement, series_tags, rows, base, moments, arrays))
     return out

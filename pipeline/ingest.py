@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline.batch_scan import scanned_columns
 from pipeline.fast_columns import fast_columns
 from pipeline.fast_decode import fast_points
 from pipeline.models.events import AnalyticsEvent
@@ -182,15 +183,18 @@ def decode_points(
 ) -> DecodedPoints:
     """``decode_message`` then ``points_from_event``, through a fast path when one can.
 
-    ``pipeline.fast_columns`` takes arrays of one telemetry kind whole, and
-    ``pipeline.fast_decode`` the common telemetry events one by one; both decline the
+    ``pipeline.batch_scan`` (compiled) takes arrays of latency events whole,
+    ``pipeline.fast_columns`` arrays of one telemetry kind, and
+    ``pipeline.fast_decode`` the common telemetry events one by one; each declines the
     rest. The points are the same either way (tests/unit/test_fast_decode.py,
-    tests/unit/test_fast_columns.py).
+    tests/unit/test_fast_columns.py, tests/unit/test_batch_scan.py).
     """
     limits = limits or IngestLimits()
     if len(raw) <= limits.max_message_bytes:
         future, past = limits.max_future_skew_s, limits.max_past_age_s
-        grouped = fast_columns(raw, offset_base, now, future, past)
+        grouped = scanned_columns(raw, offset_base, now, future, past) or fast_columns(
+            raw, offset_base, now, future, past
+        )
         if grouped is not None and grouped[0] <= EVENTS_PER_MESSAGE:
             return DecodedPoints(columns=grouped[1], column_events=grouped[0])
         fast = None if grouped is not None else fast_points(raw, now, future, past)

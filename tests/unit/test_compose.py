@@ -212,5 +212,5 @@ def test_worker_env_vars_are_read_by_the_app(compose: dict) -> None:
 def test_dockerfile_builds_the_worker() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.MULTILINE)
-    assert re.search(r"pip install \.", dockerfile)
+    assert re.search(r"pip install (-e )?\.", dockerfile)
     assert 'CMD ["hub", "worker"]' in dockerfile
