@@ -25,7 +25,9 @@
 #define MAX_NAMES 64
 #define MAX_TAGS 64
 #define VALUES_PER_EVENT 8 /* time, total, ttft, tokens/s, queue, processing, network, other */
-#define CODES_PER_EVENT 6  /* module, event type, severity, environment, model, tags */
+#define CODES_PER_EVENT 8  /* module, event type, severity, environment, model, tags,
+                              count series group, measurement series group */
+#define KEY_WIDTH 4
 
 typedef struct {
     const char *p;
@@ -47,6 +49,7 @@ typedef struct {
 
 typedef struct {
     const char *p, *end;
+    int controls; /* raw control characters occur somewhere in the message */
 } Cursor;
 
 static inline void skip_ws(Cursor *c) {
@@ -66,20 +69,21 @@ static inline int same(Slice a, const char *b, Py_ssize_t n) {
 }
 #define IS(slice, literal) same((slice), (literal), (Py_ssize_t)(sizeof(literal) - 1))
 
-/* Set once per message by ``screen``: whether raw control characters occur at all
-   (compact JSON has none, so strings are then found with one memchr each). */
-static int message_has_controls;
-
 /* The whole message is ASCII without backslashes: anything else is declined before
-   parsing. One branch-free pass the compiler vectorises. */
-static int screen(const unsigned char *p, Py_ssize_t n) {
-    unsigned int high = 0, backslash = 0, control = 0;
+   parsing. Also notes whether raw control characters occur at all (compact JSON has
+   none, so then a string ends at its next quote). One branch-free pass the
+   compiler vectorises. */
+static int screen(Cursor *c) {
+    const unsigned char *p = (const unsigned char *)c->p;
+    Py_ssize_t n = c->end - c->p;
+    unsigned char high = 0, backslash = 0, control = 0; /* bytes: 16 or 32 lanes per step */
     for (Py_ssize_t i = 0; i < n; i++) {
-        high |= p[i] & 0x80;
+        high |= p[i];
         backslash |= p[i] == '\\';
         control |= p[i] < 0x20;
     }
-    message_has_controls = control != 0;
+    high &= 0x80;
+    c->controls = control != 0;
     return high || backslash ? DECLINE : 0;
 }
 
@@ -88,10 +92,10 @@ static int screen(const unsigned char *p, Py_ssize_t n) {
 static int scan_string(Cursor *c, Slice *out) {
     skip_ws(c);
     if (c->p >= c->end || *c->p != '"') return DECLINE;
-    const char *start = ++c->p;
-    const char *quote = memchr(start, '"', (size_t)(c->end - start));
-    if (quote == NULL) return DECLINE;
-    if (message_has_controls) {
+    const char *start = ++c->p, *quote = start;
+    while (quote < c->end && *quote != '"') quote++; /* short strings: cheaper than memchr */
+    if (quote == c->end) return DECLINE;
+    if (c->controls) {
         for (const char *q = start; q < quote; q++)
             if ((unsigned char)*q < 0x20) return DECLINE;
     }
@@ -226,7 +230,7 @@ static int scan_number(Cursor *c, double *out) {
         while (p < end && *p >= '0' && *p <= '9') p++;
     }
     c->p = p;
-    double value;
+    double value = 0.0;
     int known = 0;
     if (!has_exponent && !dropped) {
         if (mantissa <= (UINT64_C(1) << 53) && scale <= 22) {
@@ -264,17 +268,17 @@ static int scan_optional_number(Cursor *c, double *out) {
     return scan_number(c, out);
 }
 
+static unsigned char HEX[256]; /* 1 for the hexadecimal digits, filled at import */
+
+/* The canonical 8-4-4-4-12 form, either case. */
 static int is_uuid(Slice s) {
+    static const int dashes[] = {8, 13, 18, 23};
     if (s.n != 36) return 0;
-    for (int i = 0; i < 36; i++) {
-        char ch = s.p[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (ch != '-') return 0;
-        } else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'))) {
-            return 0;
-        }
-    }
-    return 1;
+    const unsigned char *p = (const unsigned char *)s.p;
+    unsigned int ok = 1;
+    for (int i = 0; i < 4; i++) ok &= p[dashes[i]] == '-';
+    for (int i = 0; i < 36; i++) ok &= HEX[p[i]] | (i == 8) | (i == 13) | (i == 18) | (i == 23);
+    return (int)ok;
 }
 
 static int digits_at(Slice s, Py_ssize_t at, int count, int64_t *out) {
@@ -619,6 +623,64 @@ static int scan_array(Cursor *c, Rows *rows, Tables *t) {
     return c->p == c->end ? 0 : DECLINE;
 }
 
+/* Distinct 4-code keys in order of first appearance (the last match tried first). */
+typedef struct {
+    int32_t *keys;
+    Py_ssize_t count, capacity, last;
+} KeyTable;
+
+static Py_ssize_t key_code(KeyTable *k, const int32_t *key) {
+    size_t width = KEY_WIDTH * sizeof(int32_t);
+    if (k->last >= 0 && memcmp(k->keys + k->last * KEY_WIDTH, key, width) == 0) return k->last;
+    for (Py_ssize_t i = 0; i < k->count; i++) {
+        if (memcmp(k->keys + i * KEY_WIDTH, key, width) == 0) return k->last = i;
+    }
+    if (k->count == k->capacity) {
+        Py_ssize_t capacity = k->capacity ? 2 * k->capacity : 8;
+        int32_t *grown = PyMem_Realloc(k->keys, (size_t)capacity * width);
+        if (grown == NULL) return DECLINE;
+        k->keys = grown;
+        k->capacity = capacity;
+    }
+    memcpy(k->keys + k->count * KEY_WIDTH, key, width);
+    return k->last = k->count++;
+}
+
+/* Each event's count series (module, event type, severity, environment) and
+   measurement series (module, environment, model, tags text) as group numbers in
+   order of first appearance; returns the two group counts. */
+static int group_rows(Rows *rows, Py_ssize_t *count_groups, Py_ssize_t *measure_groups) {
+    KeyTable counts = {NULL, 0, 0, -1}, measures = {NULL, 0, 0, -1};
+    int status = 0;
+    for (Py_ssize_t i = 0; i < rows->count && status == 0; i++) {
+        int32_t *codes = rows->codes + i * CODES_PER_EVENT;
+        int32_t count_key[KEY_WIDTH] = {codes[0], codes[1], codes[2], codes[3]};
+        int32_t measure_key[KEY_WIDTH] = {codes[0], codes[3], codes[4], codes[5]};
+        Py_ssize_t a = key_code(&counts, count_key), b = key_code(&measures, measure_key);
+        if (a < 0 || b < 0) status = DECLINE;
+        codes[6] = (int32_t)a;
+        codes[7] = (int32_t)b;
+    }
+    *count_groups = counts.count;
+    *measure_groups = measures.count;
+    PyMem_Free(counts.keys);
+    PyMem_Free(measures.keys);
+    return status;
+}
+
+/* The values as one column after another (time, then the seven fields), so that
+   every column is a contiguous array on the Python side. */
+static PyObject *columns(const Rows *rows) {
+    Py_ssize_t n = rows->count;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n * VALUES_PER_EVENT * (Py_ssize_t)sizeof(double));
+    if (out == NULL) return NULL;
+    double *column_major = (double *)PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < n; i++)
+        for (int column = 0; column < VALUES_PER_EVENT; column++)
+            column_major[column * n + i] = rows->values[i * VALUES_PER_EVENT + column];
+    return out;
+}
+
 static PyObject *texts(const Distinct *d, int as_bytes) {
     PyObject *list = PyList_New(d->count);
     if (list == NULL) return NULL;
@@ -637,23 +699,25 @@ static PyObject *texts(const Distinct *d, int as_bytes) {
 static PyObject *scan_latency(PyObject *self, PyObject *arg) {
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
-    Cursor c = {(const char *)view.buf, (const char *)view.buf + view.len};
+    Cursor c = {(const char *)view.buf, (const char *)view.buf + view.len, 0};
     Rows rows = {NULL, NULL, 0, 0};
     Tables t = {{NULL, 0, 0, -1}, {NULL, 0, 0, -1}, {NULL, 0, 0, -1}};
     PyObject *result = NULL;
-    if (screen((const unsigned char *)view.buf, view.len) < 0 || scan_array(&c, &rows, &t) < 0) {
+    Py_ssize_t count_groups = 0, measure_groups = 0;
+    if (screen(&c) < 0 || scan_array(&c, &rows, &t) < 0 ||
+        group_rows(&rows, &count_groups, &measure_groups) < 0) {
         result = Py_None;
         Py_INCREF(result);
     } else {
-        PyObject *values = PyBytes_FromStringAndSize(
-            (const char *)rows.values, rows.count * VALUES_PER_EVENT * (Py_ssize_t)sizeof(double));
+        PyObject *values = columns(&rows);
         PyObject *codes = PyBytes_FromStringAndSize(
             (const char *)rows.codes, rows.count * CODES_PER_EVENT * (Py_ssize_t)sizeof(int32_t));
         PyObject *environments = texts(&t.environments, 0);
         PyObject *models = texts(&t.models, 0);
         PyObject *tags = texts(&t.tags, 1);
         if (values && codes && environments && models && tags)
-            result = Py_BuildValue("(nOOOOO)", rows.count, values, codes, environments, models, tags);
+            result = Py_BuildValue("(nOOnnOOO)", rows.count, values, codes, count_groups,
+                                   measure_groups, environments, models, tags);
         Py_XDECREF(values);
         Py_XDECREF(codes);
         Py_XDECREF(environments);
@@ -692,9 +756,14 @@ static PyObject *configure(PyObject *self, PyObject *args) {
     PyObject *m, *e, *s;
     if (!PyArg_ParseTuple(args, "O!O!O!", &PyTuple_Type, &m, &PyTuple_Type, &e, &PyTuple_Type, &s))
         return NULL;
-    if (fill(&modules, m) < 0 || fill(&event_types, e) < 0 || fill(&severities, s) < 0) return NULL;
-    Py_XSETREF(configured, Py_BuildValue("(OOO)", m, e, s));
-    if (configured == NULL) return NULL;
+    /* Keep the new names alive before pointing at them. */
+    PyObject *names = Py_BuildValue("(OOO)", m, e, s);
+    if (names == NULL) return NULL;
+    Py_XSETREF(configured, names);
+    if (fill(&modules, m) < 0 || fill(&event_types, e) < 0 || fill(&severities, s) < 0) {
+        modules.count = event_types.count = severities.count = 0; /* decline everything */
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 
@@ -702,11 +771,17 @@ static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(modules, event_types, severities): the accepted names, as tuples of bytes."},
     {"scan_latency", scan_latency, METH_O,
-     "scan_latency(raw) -> (n, values, codes, environments, models, tag_texts) or None."},
+     "scan_latency(raw) -> (n, values, codes, count_groups, measure_groups, environments, "
+     "models, tag_texts) or None."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_batch_scan",
-                                    "Latency event arrays scanned straight to columns.", -1, methods};
+                                    "Latency event arrays scanned straight to columns.", -1, methods,
+                                    NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__batch_scan(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__batch_scan(void) {
+    for (int ch = 0; ch < 256; ch++)
+        HEX[ch] = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+    return PyModule_Create(&module);
+}

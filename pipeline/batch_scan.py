@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from types import ModuleType
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -75,86 +76,91 @@ def scanned_columns(
     scanned = _scanner.scan_latency(raw)
     if scanned is None or scanned[0] < MIN_EVENTS:
         return None
-    n, value_bytes, code_bytes, environments, models, tag_texts = scanned
-    values = np.frombuffer(value_bytes, np.float64).reshape(n, len(_FIELDS) + 1)
-    moments = np.ascontiguousarray(values[:, 0])
+    n, value_bytes, code_bytes, count_groups, measure_groups, environments, models, tags = scanned
+    values = np.frombuffer(value_bytes, np.float64).reshape(len(_FIELDS) + 1, n)
+    moments = values[0]
     if moments.max() > now + future_s or moments.min() < now - past_s:
         return None
-    codes = np.frombuffer(code_bytes, np.int32).reshape(n, 6).astype(np.int64)
-    tag_items, tag_codes = _canonical_tags(tag_texts, codes[:, 5])
+    codes = np.frombuffer(code_bytes, np.int32).reshape(n, 8)
     fields = {}
-    for column, name in enumerate(_FIELDS, start=1):
-        field = np.ascontiguousarray(values[:, column])
-        present = ~np.isnan(field)
-        fields[name] = (field, None if present.all() else present)
+    for name, column in zip(_FIELDS, values[1:], strict=True):
+        present = ~np.isnan(column)
+        fields[name] = (column, None if present.all() else present)
     ones: dict[str, tuple[np.ndarray, np.ndarray | None]] = {"count": (np.ones(n), None)}
     out = []
-    for (module, event_type, severity, environment), rows in _groups(codes[:, [0, 1, 2, 3]]):
-        tags = count_series_tags(
+    for rows in _rows_of_groups(codes[:, 6], count_groups):
+        module, event_type, severity, environment = codes[rows[0], :4].tolist()
+        series_tags = count_series_tags(
             _MODULES[module],
             environments[environment],
             _EVENT_TYPES[event_type],
             _SEVERITIES[severity],
             _VARIANT,
         )
-        out.append(series_of_rows("hub_events", tags, rows, base, moments, ones))
-    keys = np.column_stack((codes[:, 0], codes[:, 3], codes[:, 4], tag_codes))
-    for (module, environment, model, tag_code), rows in _groups(keys):
-        tags = measurement_series_tags(
+        out.append(series_of_rows("hub_events", series_tags, rows, base, moments, ones))
+    tag_items, groups, merged = _measurement_groups(codes, measure_groups, tags)
+    for rows in _rows_of_groups(groups, merged):
+        module, environment, model = codes[rows[0], [0, 3, 4]].tolist()
+        series_tags = measurement_series_tags(
             _MEASUREMENT,
             _MODULES[module],
             environments[environment],
             _Data(models[model]),
-            dict(tag_items[tag_code]),
+            dict(tag_items[int(rows[0])]),
             {},
         )
-        out.append(series_of_rows(_MEASUREMENT, tags, rows, base, moments, fields))
+        out.append(series_of_rows(_MEASUREMENT, series_tags, rows, base, moments, fields))
     return n, out
 
 
-def _canonical_tags(
-    texts: list[bytes], codes: np.ndarray
-) -> tuple[list[tuple[tuple[str, str], ...]], np.ndarray]:
-    """Each distinct tags text decoded once; texts with equal items in any order (or none)
-    share a code.
+def _measurement_groups(
+    codes: np.ndarray, groups: int, texts: list[bytes]
+) -> tuple[Any, np.ndarray, int]:
+    """Each event's measurement group, its tags by row, and the number of groups.
 
-    Code 0 is "no tags" (absent or ``{}``), as the msgspec path groups them.
+    The scanner groups by the tags' text; equal tags written differently (key order,
+    spacing, absent or ``{}``) are one series, so such groups are merged here.
     """
-    items: list[tuple[tuple[str, str], ...]] = [()]
-    code_of: dict[tuple[tuple[str, str], ...], int] = {(): 0}
-    remap = np.empty(len(texts) + 1, np.int64)
-    remap[0] = 0  # absent (-1 + 1)
-    for index, text in enumerate(texts, start=1):
-        key = tuple(sorted(_TAGS.decode(text).items()))
-        if key not in code_of:
-            code_of[key] = len(items)
-            items.append(key)
-        remap[index] = code_of[key]
-    return items, remap[codes + 1]
+    ids = codes[:, 7]
+    if not texts:
+        return _NO_TAGS, ids, groups
+    items: list[tuple[tuple[str, str], ...]] = [()]  # index 0: absent
+    items += [tuple(sorted(_TAGS.decode(text).items())) for text in texts]
+    canonical = {key: code for code, key in reversed(list(enumerate(items)))}
+    tag_codes = np.array([canonical[key] for key in items], np.int64)[codes[:, 5] + 1]
+    by_row = _ItemsByRow(items, tag_codes)
+    if len(canonical) == len(items):
+        return by_row, ids, groups
+    firsts = np.unique(ids, return_index=True)[1]
+    keys = [(*codes[first, [0, 3, 4]].tolist(), int(tag_codes[first])) for first in firsts]
+    number: dict[tuple[int, ...], int] = {}
+    remap = np.array([number.setdefault(key, len(number)) for key in keys], np.int64)
+    return by_row, remap[ids], len(number)
 
 
-def _groups(keys: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:
-    """Rows of each distinct key row (small non-negative codes), keys in order of first
-    appearance, rows ascending."""
-    if (keys == keys[0]).all():
-        return [(tuple(int(k) for k in keys[0]), np.arange(len(keys)))]
-    combined = keys[:, 0].copy()
-    span = int(combined.max()) + 1
-    for column in range(1, keys.shape[1]):
-        size = int(keys[:, column].max()) + 1
-        span *= size
-        if span >= 2**62:  # codes too many to pack in one integer: compare whole rows
-            _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-            return _grouped(keys, first, inverse)
-        combined = combined * size + keys[:, column]
-    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
-    return _grouped(keys, first, inverse)
+class _ItemsByRow:
+    """The tag items of a row, looked up only for each group's first row."""
+
+    __slots__ = ("codes", "items")
+
+    def __init__(self, items: list[tuple[tuple[str, str], ...]], codes: np.ndarray) -> None:
+        self.items, self.codes = items, codes
+
+    def __getitem__(self, row: int) -> tuple[tuple[str, str], ...]:
+        return self.items[int(self.codes[row])]
 
 
-def _grouped(
-    keys: np.ndarray, first: np.ndarray, inverse: np.ndarray
-) -> list[tuple[tuple[int, ...], np.ndarray]]:
-    inverse = inverse.reshape(-1)
-    order = np.argsort(inverse, kind="stable")
-    rows_of = np.split(order, np.cumsum(np.bincount(inverse, minlength=len(first)))[:-1])
-    return [(tuple(int(k) for k in keys[first[g]]), rows_of[g]) for g in np.argsort(first)]
+class _NoTags:
+    def __getitem__(self, row: int) -> tuple[tuple[str, str], ...]:
+        return ()
+
+
+_NO_TAGS = _NoTags()
+
+
+def _rows_of_groups(ids: np.ndarray, groups: int) -> list[np.ndarray]:
+    """Rows of each group (numbered in order of first appearance), ascending."""
+    if groups == 1:
+        return [np.arange(len(ids))]
+    order = np.argsort(ids, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(ids, minlength=groups))[:-1])

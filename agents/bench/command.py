@@ -78,6 +78,12 @@ def run_bench(
     batched, _ = hub_bench.run_hub_worker(bootstrap, raw, ts, values, models, batch=batch)
     print(f"bench: {batched.events_per_s:.0f} events/s", flush=True)
     results["hub_batched"] = batched
+    print("bench: the same, compiled scanner off (HUB_COMPILED_SCAN=0) ...", flush=True)
+    msgspec_only, _ = hub_bench.run_hub_worker(
+        bootstrap, raw, ts, values, models, batch=batch, compiled_scan=False
+    )
+    print(f"bench: {msgspec_only.events_per_s:.0f} events/s", flush=True)
+    results["hub_batched_msgspec"] = msgspec_only
     cores = __import__("os").cpu_count() or 1
     if cores > 1:
         print(f"bench: hub worker, {batch} events per message, {cores} processes ...", flush=True)
@@ -119,9 +125,11 @@ def format_report(results: dict[str, Any]) -> str:
     ]
     rows = [*peers, {"name": single.mode, "events_per_s": single.events_per_s}]
     rows.append({"name": batched.mode, "events_per_s": batched.events_per_s})
+    msgspec_only = results.get("hub_batched_msgspec")
     multi = results.get("hub_batched_multi")
-    if multi is not None:
-        rows.append({"name": multi.mode, "events_per_s": multi.events_per_s})
+    for extra in (msgspec_only, multi):
+        if extra is not None:
+            rows.append({"name": extra.mode, "events_per_s": extra.events_per_s})
     for row in rows:
         lines.append(
             f"{row['name']:52} {row['events_per_s']:>10.0f} "
@@ -132,7 +140,12 @@ def format_report(results: dict[str, Any]) -> str:
         lines.append(
             f"hub ÷ Quix Streams (one event per message): {single.events_per_s / quix:.2f}"
         )
-    for run in (single, batched, *([multi] if multi is not None else [])):
+    if msgspec_only is not None:
+        lines.append(
+            f"compiled scanner on ÷ off ({results['batch']} per message, one process): "
+            f"{batched.events_per_s / msgspec_only.events_per_s:.2f}"
+        )
+    for run in (single, batched, *(r for r in (msgspec_only, multi) if r is not None)):
         lines.append(
             f"{run.mode}: p50/p95/p99 worst relative error vs numpy "
             f"{run.p50_err:.4%} / {run.p95_err:.4%} / {run.p99_err:.4%}; counts exact "
@@ -156,12 +169,20 @@ def format_report(results: dict[str, Any]) -> str:
             )
     batched_stages = results.get("batched_stages")
     if batched_stages:
+        batched_stages = dict(batched_stages)
+        msgspec_decode = batched_stages.pop("msgspec_columnar_decode_validate_us", None)
         total = sum(batched_stages.values())
         lines.append(
             f"per-event cost by stage, {results['batch']} events per message (µs): "
             + ", ".join(f"{k.removesuffix('_us')} {v:.1f}" for k, v in batched_stages.items())
             + f"; total {total:.1f} µs = {1e6 / total:.0f} events/s on one core before Kafka"
         )
+        if msgspec_decode:
+            fast = batched_stages["columnar_decode_validate_us"]
+            lines.append(
+                f"batched decode+validate: compiled scanner {fast:.1f} µs, msgspec columns "
+                f"{msgspec_decode:.1f} µs ({msgspec_decode / fast:.1f}x)"
+            )
     delay = results.get("close_delay")
     if delay:
         lines.append(

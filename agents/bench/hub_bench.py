@@ -211,12 +211,16 @@ def run_hub_worker(
     timeout: float = 600.0,
     keep: bool = False,
     processes: int = 1,
+    compiled_scan: bool = True,
 ) -> tuple[HubRun, str]:
     """Produce, then time `hub worker` (``processes`` processes of one group) over the backlog.
 
     Returns the run and its input topic; with ``keep`` that topic stays for the peers.
+    ``compiled_scan=False`` runs the worker with the compiled batch scanner off.
     """
-    run_id, prefix, app_id, env = _isolated_run(bootstrap, HUB_ALLOWED_LATENESS_S="2")
+    run_id, prefix, app_id, env = _isolated_run(
+        bootstrap, HUB_ALLOWED_LATENESS_S="2", HUB_COMPILED_SCAN="1" if compiled_scan else "0"
+    )
     messages = asyncio.run(produce(bootstrap, prefix + "llm-observatory.events", events, batch))
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"bench-worker-{run_id}.log"
@@ -252,6 +256,7 @@ def run_hub_worker(
         mode=(
             f"hub worker, {'1 event' if batch == 1 else f'{batch} events'} per message"
             + (f", {processes} processes" if processes > 1 else "")
+            + ("" if compiled_scan else ", compiled scanner off")
         ),
         events=len(events),
         messages=messages,

@@ -6,7 +6,8 @@ import gc
 import time
 
 from pipeline.engine import EngineConfig, PartitionEngine
-from pipeline.ingest import decode_message, decode_points
+from pipeline.fast_columns import fast_columns
+from pipeline.ingest import IngestLimits, decode_message, decode_points
 from pipeline.normalize import points_from_event
 from pipeline.point_batches import SourceGroups, decode_batch, encode_batch, group_points
 
@@ -86,6 +87,11 @@ def _batched_stage_costs(events: list[bytes], batch: int) -> dict[str, float]:
     def decode(messages: list[bytes], now: float) -> list[object]:
         return [decode_points(raw, now, None, i * 65536) for i, raw in enumerate(messages)]
 
+    def msgspec_decode(messages: list[bytes], now: float) -> list[object]:
+        bounds = (now, IngestLimits().max_future_skew_s, IngestLimits().max_past_age_s)
+        return [fast_columns(raw, i * 65536, *bounds) for i, raw in enumerate(messages)]
+
+    msgspec_s, _ = _timed(msgspec_decode, messages, now)
     decode_s, decoded = _timed(decode, messages, now)
     t1 = time.perf_counter()
     encoded = []
@@ -104,6 +110,7 @@ def _batched_stage_costs(events: list[bytes], batch: int) -> dict[str, float]:
     t3 = time.perf_counter()
     return {
         "columnar_decode_validate_us": decode_s / n * 1e6,
+        "msgspec_columnar_decode_validate_us": msgspec_s / n * 1e6,
         "group_route_encode_us": (t2 - t1) / n * 1e6,
         "window_us": (t3 - t2) / n * 1e6,
     }
