@@ -200,19 +200,23 @@ class QuantileSketch:
         self.m2 += m2_b + delta * delta * n_a * n_b / n
         self.count = n
 
-    def _digest_values(self, array: np.ndarray) -> None:
-        """Route values to the exact buffer while it has room, else to the digest."""
+    def _digest_values(self, array: np.ndarray, as_list: list[float] | None = None) -> None:
+        """Route values to the exact buffer while it has room, else to the digest.
+
+        The digest takes a list: fastdigest reads one twice as fast as an array (it
+        makes no scalar object per value), and ``add_many`` has one for its sum anyway.
+        """
         exact = self.exact
         if exact is not None:
             if exact.size + array.size <= EXACT_LIMIT:
                 self.exact = np.concatenate((exact, array))
                 return
             self.digest = TDigest(max_centroids=MAX_CENTROIDS)
-            self.digest.batch_update(np.concatenate((exact, array)))
+            self.digest.batch_update(np.concatenate((exact, array)).tolist())
             self.exact = None
             return
         assert self.digest is not None
-        self.digest.batch_update(array)
+        self.digest.batch_update(array.tolist() if as_list is None else as_list)
 
     def add(self, value: float) -> None:
         self.add_many(np.array([value], dtype=np.float64))
@@ -222,8 +226,9 @@ class QuantileSketch:
         if array.size == 0:
             return
         self._measures = None
-        self._digest_values(array)
-        self._add_sum(math.fsum(array.tolist()))
+        as_list = array.tolist()
+        self._digest_values(array, as_list)
+        self._add_sum(math.fsum(as_list))
         self.min = min(self.min, float(array.min()))
         self.max = max(self.max, float(array.max()))
         mean_b = float(array.mean())
@@ -251,7 +256,7 @@ class QuantileSketch:
             if self.exact is not None:
                 self.digest = TDigest(max_centroids=MAX_CENTROIDS)
                 if self.exact.size:
-                    self.digest.batch_update(self.exact)
+                    self.digest.batch_update(self.exact.tolist())
                 self.exact = None
             assert self.digest is not None
             self.digest.merge_inplace(other.digest)
