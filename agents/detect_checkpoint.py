@@ -21,7 +21,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-VERSION = 4
+VERSION = 5
 """Bump when a detection class changes shape: older checkpoints are then ignored."""
 
 

@@ -20,9 +20,9 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from pipeline.fast_columns import series_of_rows
+from pipeline.fast_columns import MIN_EVENTS, series_of_rows
 from pipeline.models.events import EventType, Severity, SourceModule
-from pipeline.normalize import count_series_tags, measurement_series_tags
+from pipeline.normalize import LATENCY_FIELDS, count_series_tags, measurement_series_tags
 from pipeline.point_batches import SeriesColumns
 
 _scanner: ModuleType | None
@@ -42,18 +42,6 @@ if _scanner is not None:
         *(tuple(name.encode() for name in names) for names in (_MODULES, _EVENT_TYPES, _SEVERITIES))
     )
 
-MIN_EVENTS = 8
-"""As the msgspec columnar path: shorter arrays gain nothing from columns."""
-_FIELDS = (
-    "total_latency_ms",
-    "ttft_ms",
-    "tokens_per_second",
-    "queue_time_ms",
-    "processing_time_ms",
-    "network_time_ms",
-    "other_ms",
-)
-"""Value columns 1-7 of the scanner, in the order the msgspec path lists them."""
 _VARIANT, _MEASUREMENT = "telemetry.latency", "llm_latency"
 _TAGS = msgspec.json.Decoder(dict[str, str])
 
@@ -77,13 +65,13 @@ def scanned_columns(
     if scanned is None or scanned[0] < MIN_EVENTS:
         return None
     n, value_bytes, code_bytes, count_groups, measure_groups, environments, models, tags = scanned
-    values = np.frombuffer(value_bytes, np.float64).reshape(len(_FIELDS) + 1, n)
+    values = np.frombuffer(value_bytes, np.float64).reshape(len(LATENCY_FIELDS) + 1, n)
     moments = values[0]
     if moments.max() > now + future_s or moments.min() < now - past_s:
         return None
     codes = np.frombuffer(code_bytes, np.int32).reshape(n, 8)
     fields = {}
-    for name, column in zip(_FIELDS, values[1:], strict=True):
+    for name, column in zip(LATENCY_FIELDS, values[1:], strict=True):
         present = ~np.isnan(column)
         fields[name] = (column, None if present.all() else present)
     ones: dict[str, tuple[np.ndarray, np.ndarray | None]] = {"count": (np.ones(n), None)}

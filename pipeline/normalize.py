@@ -42,6 +42,18 @@ def _flag(value: bool) -> float:
     return 1.0 if value else 0.0
 
 
+LATENCY_FIELDS = (
+    "total_latency_ms",
+    "ttft_ms",
+    "tokens_per_second",
+    "queue_time_ms",
+    "processing_time_ms",
+    "network_time_ms",
+    "other_ms",
+)
+"""The fields of ``llm_latency`` points, in the order the columnar paths list them."""
+
+
 def _latency(d: Any) -> tuple[str, dict[str, str], dict[str, float]]:
     fields = {"total_latency_ms": d.total_latency_ms}
     if d.ttft_ms is not None:

@@ -39,7 +39,7 @@ from pipeline.models.metrics import (
     StatisticalMeasures,
     TimeWindow,
 )
-from pipeline.normalize import COUNTER_FIELDS, GAUGE_FIELDS
+from pipeline.normalize import COUNTER_FIELDS, GAUGE_FIELDS, LATENCY_FIELDS
 
 __all__ = [
     "DEFAULT_RULES_FILE",
@@ -93,15 +93,7 @@ class Direction(str, Enum):  # noqa: UP042 (project convention: str, Enum)
 
 _FIELDS: dict[str, tuple[str, ...]] = {
     "hub_events": ("count",),
-    "llm_latency": (
-        "total_latency_ms",
-        "ttft_ms",
-        "tokens_per_second",
-        "queue_time_ms",
-        "processing_time_ms",
-        "network_time_ms",
-        "other_ms",
-    ),
+    "llm_latency": LATENCY_FIELDS,
     "llm_throughput": ("requests_per_second", "tokens_per_second", "concurrent_requests"),
     "llm_errors": ("total_requests", "failed_requests", "error_rate_percent"),
     "llm_token_usage": ("prompt_tokens", "completion_tokens", "total_tokens"),

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.distribution_shift import BucketShiftDetector, chi_square_z
+from pipeline.distribution_shift import BucketShiftDetector, ShiftConfig, chi_square_z
 from pipeline.histograms import HISTOGRAM_BOUNDS
 from pipeline.models.correlation import AnomalyType
 
@@ -15,21 +15,36 @@ BOUNDS = np.array(HISTOGRAM_BOUNDS[("llm_latency", "total_latency_ms")])
 MEDIAN_MS, SIGMA = 450.0, 0.35  # claude-3-haiku of the simulation
 
 
-def _window(rng: np.random.Generator, n: int, rollout: bool = False, scale: float = 1.0):
-    values = rng.lognormal(math.log(MEDIAN_MS * scale), SIGMA, n)
+def _window(
+    rng: np.random.Generator,
+    n: int,
+    rollout: bool = False,
+    scale: float = 1.0,
+    median_ms: float = MEDIAN_MS,
+):
+    values = rng.lognormal(math.log(median_ms * scale), SIGMA, n)
     if rollout:  # half 40 % faster, half 40 % slower: the mean holds
         values = values * np.where(rng.random(n) < 0.5, 0.6, 1.4)
     counts = np.bincount(np.searchsorted(BOUNDS, values), minlength=len(BOUNDS) + 1)
     return counts, float(values.mean())
 
 
-def _run(seed: int, minutes: int, change_at: int | None = None, **change: object) -> list:
+def _run(
+    seed: int,
+    minutes: int,
+    change_at: int | None = None,
+    n: int = 35,
+    median_ms: float = MEDIAN_MS,
+    config: ShiftConfig | None = None,
+    **change: object,
+) -> list:
     rng = np.random.default_rng(seed)
-    detector = BucketShiftDetector()
+    detector = BucketShiftDetector(config or ShiftConfig())
     out = []
     for minute in range(minutes):
         changed = change_at is not None and minute >= change_at
-        counts, mean = _window(rng, 35, **(change if changed else {}))  # type: ignore[arg-type]
+        kwargs = change if changed else {}
+        counts, mean = _window(rng, n, median_ms=median_ms, **kwargs)  # type: ignore[arg-type]
         out.append(detector.update(minute * 60.0, counts, mean))
     return out
 
@@ -56,6 +71,37 @@ def test_a_rollout_with_the_same_mean_is_raised_within_two_windows() -> None:
         delays.append(starts[0] - 120)
     assert sorted(delays)[len(delays) // 2] <= 2, delays
     assert sum(d > 5 for d in delays) <= 2, delays  # 35 values a window: a pair misses now and then
+
+
+SMALL = {"n": 16, "median_ms": 700.0}
+"""llama-3-70b of the simulation at night: its values sit mid-bucket (640-1280 ms)."""
+
+
+def test_quiet_small_mid_bucket_windows_raise_nothing() -> None:
+    alerts = [s for seed in range(3) for s in _run(seed, 1440, **SMALL) if s.episode_start]
+    assert alerts == []
+
+
+def _first_alerts(config: ShiftConfig) -> list[tuple[int, float] | None]:
+    """(delay, score) of the first alert of 20 rollouts in small mid-bucket windows."""
+    out: list[tuple[int, float] | None] = []
+    for seed in range(20):
+        scored = _run(seed, 240, change_at=120, rollout=True, config=config, **SMALL)
+        starts = [i for i, s in enumerate(scored) if s.episode_start]
+        assert not starts or starts[0] >= 120, f"seed {seed}: raised before the change"
+        out.append((starts[0] - 120, scored[starts[0]].score) if starts else None)
+    return out
+
+
+def test_a_rollout_no_pair_of_small_windows_shows_still_adds_up() -> None:
+    with_cusum = _first_alerts(ShiftConfig())
+    pairs_only = _first_alerts(ShiftConfig(cusum_h=math.inf))
+    found = [a for a in with_cusum if a is not None]
+    assert len(found) >= 18, with_cusum  # the buckets barely move: a few stay hidden
+    assert len(found) > sum(a is not None for a in pairs_only), (with_cusum, pairs_only)
+    delays = sorted(delay for delay, _ in found)
+    assert delays[len(delays) // 2] <= 6, delays
+    assert any(score < 0.8 for _, score in found), "the CUSUM's own alerts are warnings"
 
 
 def test_one_incident_is_one_episode() -> None:
