@@ -27,7 +27,7 @@ from agents.counters import COUNTERS
 from pipeline.aggregates import parse_windows
 from pipeline.composite import CompositeBuilder, CompositeConfig, CompositeResult
 from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
-from pipeline.metric_detection import Alert, MetricDetectors, Phase, observed_value, series_key
+from pipeline.metric_detection import Alert, MetricDetectors, Phase
 from pipeline.models.metrics import AggregatedMetric, HistogramMetric, TimeWindow
 from pipeline.rules import DEFAULT_RULES_FILE, RuleEngine, load_rules, rule_name
 
@@ -49,7 +49,7 @@ correlations_topic = app.topic(
     catalogue.one("correlations").name, key_serializer="raw", value_serializer="raw"
 )
 COMPOSITES_TOPIC = catalogue.one("composites").name
-DETECTORS = MetricDetectors()
+DETECTORS = MetricDetectors(keep_points=True)
 RULES_FILE = Path(settings.rules_file or DEFAULT_RULES_FILE)
 RULES = RuleEngine(load_rules(RULES_FILE))
 """Threshold rules (rules.yaml); a broken file stops the worker at start with what to fix."""
@@ -160,7 +160,9 @@ async def _detect(records: list[Any]) -> None:
         APPLIED[source] = record.offset + 1
         window = HISTOGRAM_TOPICS.get(record.topic)
         if window is not None:
-            for alert in _histogram_alerts(record, window):
+            alerts = _histogram_alerts(record, window)
+            _feed_correlators()
+            for alert in alerts:
                 pending += await _publish(alert)
             continue
         try:
@@ -168,10 +170,9 @@ async def _detect(records: list[Any]) -> None:
         except ValueError as exc:  # not ours to fix: say so, keep going
             log.warning("detect: unreadable metric at offset %s: %s", record.offset, exc)
             continue
-        CORRELATORS[metric.window.seconds].observe(
-            series_key(metric), metric.window_start.timestamp(), observed_value(metric)[1]
-        )
-        for alert in DETECTORS.observe(metric):
+        alerts = DETECTORS.observe(metric)
+        _feed_correlators()
+        for alert in alerts:
             pending += await _publish(alert)
         for alert in RULES.observe(metric):
             pending += await _publish(alert)
@@ -179,6 +180,15 @@ async def _detect(records: list[Any]) -> None:
             pending += await _publish_composite(result)
     for future in pending:
         await future
+
+
+def _feed_correlators() -> None:
+    """Every value the detectors just scored, to its window's correlator, before their
+    alerts are placed: an alert's series needs its history to be grouped."""
+    for point in DETECTORS.take_points():
+        correlator = CORRELATORS.get(point.window_s)
+        if correlator is not None:
+            correlator.observe(point.key, point.start, point.value)
 
 
 def _histogram_alerts(record: Any, window: TimeWindow) -> list[Alert]:

@@ -1,8 +1,9 @@
 """Anomaly correlation, root cause and impact: which alerts are one incident, and why.
 
-Pure and streaming. The detection agent feeds every scored window value
-(``observe``) and every alert episode (``add_anomaly``); the correlator answers
-with :class:`AnomalyCorrelation` messages for the correlations topic.
+Pure and streaming. The detection agent feeds every window value the detectors
+scored (``observe``, from ``MetricDetectors.take_points``) and every alert episode
+(``add_anomaly``); the correlator answers with :class:`AnomalyCorrelation` messages
+for the correlations topic.
 
 * **Grouping**: an anomaly joins the open group (first alert within
   ``window_s``, default 10 minutes, the spec's 5-15) whose members its series

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
 from pipeline.detection import CRITICAL_SCORE
-from pipeline.metric_detection import Alert, MetricDetectors, Phase, observed_value, series_key
+from pipeline.metric_detection import Alert, MetricDetectors, Phase
 from pipeline.models.correlation import AnomalyCorrelation
 from pipeline.models.metrics import TimeWindow
 from pipeline.scenarios import DAY, MINUTE, IncidentLabel, Scenario, SeriesId
@@ -71,19 +71,18 @@ def _belongs(alert: Alert, label: IncidentLabel, tail_windows: int) -> bool:
 
 def run_scenario(scenario: Scenario, tail_windows: int = 5) -> RunResult:
     """Detect and correlate over the scenario; score against its labels."""
-    detectors = MetricDetectors()
+    detectors = MetricDetectors(keep_points=True)
     correlator = AnomalyCorrelator(CorrelatorConfig(window_s=600.0, step_s=MINUTE))
     started: list[Alert] = []
     correlations: list[AnomalyCorrelation] = []
     for minute in scenario.traffic():
         alerts: list[Alert] = []
         for metric in scenario.metrics(minute):
-            correlator.observe(
-                series_key(metric), metric.window_start.timestamp(), observed_value(metric)[1]
-            )
             alerts += detectors.observe(metric)
         for histogram in scenario.histograms(minute):
             alerts += detectors.observe_histogram(histogram, TimeWindow.one_minute)
+        for point in detectors.take_points():
+            correlator.observe(point.key, point.start, point.value)
         alerts += detectors.silences()
         for alert in alerts:
             if alert.phase is not Phase.STARTED:

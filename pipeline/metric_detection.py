@@ -31,6 +31,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
+from typing import NamedTuple
 
 import numpy as np
 
@@ -69,12 +70,6 @@ def observed_value(metric: AggregatedMetric) -> tuple[str, float, bool]:
     if metric.name.endswith("_usd"):
         return f"{metric.name}.sum", values.sum, False
     return f"{metric.name}.p95", values.p95, False
-
-
-def series_key(metric: AggregatedMetric) -> SeriesKey:
-    """The scored series a window result belongs to: ``name@window`` and its tags."""
-    name, _, _ = observed_value(metric)
-    return f"{name}@{metric.window.value}", tuple(sorted(metric.tags.items()))
 
 
 def _module(tags: dict[str, str]) -> SourceModule:
@@ -148,6 +143,15 @@ class Alert:
     ``DetectorConfig.confirm``; ``event.timestamp`` is its first alerting window)."""
 
 
+class ScoredPoint(NamedTuple):
+    """One window value a detector scored: the correlator's history of that series."""
+
+    key: SeriesKey
+    window_s: int
+    start: float
+    value: float
+
+
 @dataclass(slots=True)
 class _Episode:
     event: AnomalyEvent
@@ -187,10 +191,24 @@ class MetricDetectors:
     """Per (metric name, window, tags) with histograms: their shape replaces the spread."""
     _drifts: dict[DetectorKey, MedianDriftDetector] = field(default_factory=dict)
     """Per duration series: the CUSUM of its window medians."""
+    keep_points: bool = False
+    """Keep each value scored for ``take_points`` (whoever correlates the alerts)."""
+    _points: list[ScoredPoint] = field(default_factory=list)
 
     @property
     def series(self) -> int:
         return len(self._detectors)
+
+    def take_points(self) -> list[ScoredPoint]:
+        """The values scored since the last call, of every series an alert can name (the
+        p95, the median's drift, the histogram's distance): a correlator that sees these
+        can tell how an alert's series moved with the others'."""
+        points, self._points = self._points, []
+        return points
+
+    def _point(self, key: DetectorKey, start: float, value: float) -> None:
+        if self.keep_points:
+            self._points.append(ScoredPoint(_series(key), key_size(key), start, value))
 
     def _detector(
         self, key: DetectorKey, steady: bool = False, sampled: bool = False
@@ -213,6 +231,7 @@ class MetricDetectors:
         size = (metric.window_end - metric.window_start).total_seconds()
         self._latest[size] = max(self._latest.get(size, start), start)
         alerts = self._presence_seen(key, start, size, metric, value)
+        self._point(key, start, value)
         detector = self._detector(key, steady=_is_duration(metric), sampled=_sampled(metric))
         scored = detector.update(start, value, _unit(metric, counter))
         kind = scored.anomaly_type
@@ -236,6 +255,7 @@ class MetricDetectors:
         drift_key = (name, key[1], key[2])
         detector = self._drifts.setdefault(drift_key, MedianDriftDetector())
         start = metric.window_start.timestamp()
+        self._point(drift_key, start, values.p50)
         scored = detector.update(start, values.p50, values.count, disturbed)
         moment = metric.window_start
         kind = scored.anomaly_type
@@ -255,6 +275,8 @@ class MetricDetectors:
         name = f"{histogram.name}.distribution"
         moment = datetime.fromtimestamp(start, UTC)
         alert_key = (name, window.value, tags)
+        if scored.value > 0:  # 0: not scored (warm-up, too few values)
+            self._point(alert_key, start, scored.value)
         return self._episode(
             alert_key, name, histogram.tags, moment, scored.value, scored, scored.anomaly_type
         )

@@ -6,12 +6,15 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from pipeline.histograms import HISTOGRAM_BOUNDS, OVERFLOW_BOUND
 from pipeline.metric_detection import MetricDetectors, Phase
 from pipeline.models.correlation import AnomalyType
 from pipeline.models.events import SourceModule
 from pipeline.models.metrics import (
     AggregatedMetric,
     CounterValues,
+    HistogramBucket,
+    HistogramMetric,
     StatisticalMeasures,
     TimeWindow,
 )
@@ -233,3 +236,60 @@ def test_a_slow_creep_is_raised_on_the_median_and_a_sudden_jump_only_on_the_p95(
         jumping = _latency_alerts(jump, seed)
         assert [a for a in jumping if a[0] >= 900 and a[1].endswith(".p95")], jumping
         assert not [a for a in jumping if a[1].endswith(".p50")], jumping
+
+
+def _result_and_histogram(
+    minute: int, values: np.ndarray
+) -> tuple[AggregatedMetric, HistogramMetric]:
+    """One minute's latency result and its histogram, as the hub publishes them."""
+    stats = StatisticalMeasures(
+        avg=float(values.mean()), min=float(values.min()), max=float(values.max()),
+        p50=float(np.percentile(values, 50)), p95=float(np.percentile(values, 95)),
+        p99=float(np.percentile(values, 99)), stddev=float(values.std()),
+        count=values.size, sum=float(values.sum()),
+    )  # fmt: skip
+    name, tags = "llm_latency.total_latency_ms", {"model_id": "m"}
+    bounds = np.array(HISTOGRAM_BOUNDS[("llm_latency", "total_latency_ms")])
+    counts = np.bincount(np.searchsorted(bounds, values), minlength=bounds.size + 1)
+    uppers = [*bounds.tolist(), OVERFLOW_BOUND]
+    buckets = [
+        HistogramBucket(upper_bound=u, count=c)
+        for u, c in zip(uppers, counts.tolist(), strict=True)
+    ]
+    histogram = HistogramMetric(
+        metric_type="histogram", name=name, stats=stats, tags=tags, buckets=buckets,
+        timestamp=datetime.fromtimestamp(T0 + 60 * minute + 60, UTC),
+    )  # fmt: skip
+    return _metric(minute, stats, name, tags), histogram
+
+
+def test_the_values_of_every_series_an_alert_can_name_are_kept_for_the_correlator() -> None:
+    rng = np.random.default_rng(11)
+    detectors = MetricDetectors(keep_points=True)
+    quiet = MetricDetectors()
+    shifts, points = [], []
+    for minute in range(90):
+        values = rng.lognormal(np.log(450.0), 0.35, 35)
+        if minute >= 60:  # a rollout: half 40 % faster, half 40 % slower
+            values = values * np.where(rng.random(35) < 0.5, 0.6, 1.4)
+        metric, histogram = _result_and_histogram(minute, values)
+        detectors.observe(metric)
+        quiet.observe(metric)
+        alerts = detectors.observe_histogram(histogram, TimeWindow.one_minute)
+        shifts += [a for a in alerts if a.phase is Phase.STARTED]
+        taken = detectors.take_points()
+        points += taken
+        by_name = {p.key[0]: p for p in taken}
+        start = T0 + 60.0 * minute
+        assert by_name["llm_latency.total_latency_ms.p95@one_minute"].value == metric.values.p95
+        assert by_name["llm_latency.total_latency_ms.p50@one_minute"].value == metric.values.p50
+        assert all(p.start == start and p.window_s == 60 for p in taken)
+    assert detectors.take_points() == [] and quiet.take_points() == []
+    distances = {p.start: p.value for p in points if p.key[0].endswith(".distribution@one_minute")}
+    assert shifts, "the rollout is raised"
+    first = shifts[0]
+    assert first.key[0] == "llm_latency.total_latency_ms.distribution@one_minute"
+    assert first.key in {p.key for p in points}
+    assert first.raised_at is not None  # dated at its first window, raised at the next
+    assert distances[first.raised_at.timestamp()] == first.event.observed
+    assert 60 - 24 < len(distances) <= 90 - 24  # scored once warmed up
