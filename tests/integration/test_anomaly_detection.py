@@ -199,3 +199,59 @@ def test_a_rollout_that_keeps_the_mean_is_a_distribution_shift_from_the_histogra
     first_window = (alert.timestamp.timestamp() - start) / 60
     assert rollout_minute - 1 <= first_window <= rollout_minute + 3, first_window
     assert 0.0 < alert.observed <= 1.0  # the share of requests that changed bucket
+
+
+DRIFT_METRIC = "llm_latency.total_latency_ms.p50"
+
+
+@pytest.mark.integration
+def test_a_slow_creep_is_raised_on_the_median_through_the_broker(
+    kafka_bootstrap: str, hub_env: dict[str, str]
+) -> None:
+    """40 requests a minute of one model for 140 minutes; from minute 100 its latency
+    creeps up, +60 % over 90 minutes (four times the evaluation's slope, so the test is
+    short). No single window stands out; the median's CUSUM names it on `.p50`."""
+    env = hub_env
+    prefix = env["HUB_TOPIC_PREFIX"]
+    hub(env, "topics", "apply")
+    start = math.floor((time.time() - 150 * 60) / 60) * 60
+    drift_minute, ramp, minutes = 100, 90, 140
+    rng = np.random.default_rng(2)
+    sim = EventSimulator(seed=2, environment="drift-test")
+    messages = []
+    for minute in range(minutes):
+        latencies = rng.lognormal(math.log(450), 0.35, 40)
+        if minute >= drift_minute:
+            latencies *= 1.0 + 0.6 * (minute - drift_minute) / ramp
+        for offset, value in zip(np.sort(rng.uniform(0, 60, 40)), latencies, strict=True):
+            moment = datetime.fromtimestamp(start + 60 * minute + float(offset), UTC)
+            event = sim.latency_event(moment, "drifting-model", float(np.round(value, 2)))
+            event = event.model_copy(update={"tags": {"region": "us-east-1"}})  # one series
+            messages.append((f"{prefix}llm-observatory.events", event.to_wire_bytes()))
+    run(produce_raw(kafka_bootstrap, messages))
+
+    def drifts(records: list) -> list[AnomalyEvent]:
+        return [
+            AnomalyEvent.from_wire(r.value)
+            for r in records
+            if json.loads(r.value)["metric"] == DRIFT_METRIC
+            and dict(r.headers).get("hub.episode") == b"started"
+            and dict(r.headers).get("hub.window") == b"1m"
+        ]
+
+    worker = Worker(env, "drift")
+    try:
+        records = run(
+            collect(kafka_bootstrap, prefix + "hub.anomalies", lambda rs: bool(drifts(rs)), 180)
+        )
+        assert worker.alive(), worker.log_tail()
+    finally:
+        worker.stop()
+    found = drifts(records)
+    seen = [(json.loads(r.value)["metric"], json.loads(r.value)["timestamp"]) for r in records]
+    assert found, f"no {DRIFT_METRIC} anomaly among {seen}; worker log:\n{worker.log_tail()}"
+    alert = found[0]
+    assert alert.anomaly_type is AnomalyType.PATTERN_DEVIATION
+    first_window = (alert.timestamp.timestamp() - start) / 60
+    assert drift_minute <= first_window <= drift_minute + 35, first_window
+    assert alert.observed > alert.baseline  # it crept up
