@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -148,6 +149,61 @@ def test_incident_is_published_as_anomalies_and_one_correlation(
 
 
 SHAPE_METRIC = "llm_latency.total_latency_ms.distribution"
+DRIFT_METRIC = "llm_latency.total_latency_ms.p50"
+
+
+def _one_model_minutes(
+    env: dict[str, str],
+    bootstrap: str,
+    minutes: int,
+    change: Callable[[int, np.ndarray, np.random.Generator], np.ndarray],
+    seed: int,
+) -> float:
+    """Produce ``minutes`` of 40 lognormal latencies a minute of one model (one series),
+    ``change(minute, latencies, rng)`` applied to each minute's; ending about now. Returns
+    the first minute's start."""
+    prefix = env["HUB_TOPIC_PREFIX"]
+    hub(env, "topics", "apply")
+    start = math.floor((time.time() - 60 * (minutes + 10)) / 60) * 60
+    rng = np.random.default_rng(seed)
+    sim = EventSimulator(seed=seed, environment="shape-test")
+    messages = []
+    for minute in range(minutes):
+        latencies = change(minute, rng.lognormal(math.log(450), 0.35, 40), rng)
+        for offset, value in zip(np.sort(rng.uniform(0, 60, 40)), latencies, strict=True):
+            moment = datetime.fromtimestamp(start + 60 * minute + float(offset), UTC)
+            event = sim.latency_event(moment, "one-model", float(np.round(value, 2)))
+            event = event.model_copy(update={"tags": {"region": "us-east-1"}})  # one series
+            messages.append((f"{prefix}llm-observatory.events", event.to_wire_bytes()))
+    run(produce_raw(bootstrap, messages))
+    return start
+
+
+def _first_alerts(
+    env: dict[str, str], bootstrap: str, metric: str, timeout: float
+) -> list[AnomalyEvent]:
+    """Run a worker until a 1-minute episode of ``metric`` starts on the anomalies topic."""
+
+    def started(records: list) -> list[AnomalyEvent]:
+        return [
+            AnomalyEvent.from_wire(r.value)
+            for r in records
+            if json.loads(r.value)["metric"] == metric
+            and dict(r.headers).get("hub.episode") == b"started"
+            and dict(r.headers).get("hub.window") == b"1m"
+        ]
+
+    topic = env["HUB_TOPIC_PREFIX"] + "hub.anomalies"
+    worker = Worker(env, metric.rsplit(".", 1)[-1])
+    try:
+        records = run(collect(bootstrap, topic, lambda rs: bool(started(rs)), timeout))
+        assert worker.alive(), worker.log_tail()
+    finally:
+        worker.stop()
+    seen = [(json.loads(r.value)["metric"], json.loads(r.value)["timestamp"]) for r in records]
+    found = started(records)
+    assert found, f"no {metric} anomaly among {seen}; worker log:\n{worker.log_tail()}"
+    return found
 
 
 @pytest.mark.integration
@@ -156,52 +212,19 @@ def test_a_rollout_that_keeps_the_mean_is_a_distribution_shift_from_the_histogra
 ) -> None:
     """40 requests a minute of one model; from minute 32 half of them 40 % faster and half
     40 % slower. The mean holds; the histogram topic carries the change to the detector."""
-    env = hub_env
-    prefix = env["HUB_TOPIC_PREFIX"]
-    hub(env, "topics", "apply")
-    start = math.floor((time.time() - 3600) / 60) * 60
-    rollout_minute, minutes = 32, 40
-    rng = np.random.default_rng(11)
-    sim = EventSimulator(seed=11, environment="rollout-test")
-    messages = []
-    for minute in range(minutes):
-        latencies = rng.lognormal(math.log(450), 0.35, 40)
-        if minute >= rollout_minute:
-            latencies *= np.where(rng.random(40) < 0.5, 0.6, 1.4)
-        for offset, value in zip(np.sort(rng.uniform(0, 60, 40)), latencies, strict=True):
-            moment = datetime.fromtimestamp(start + 60 * minute + float(offset), UTC)
-            event = sim.latency_event(moment, "rollout-model", float(np.round(value, 2)))
-            event = event.model_copy(update={"tags": {"region": "us-east-1"}})
-            messages.append((f"{prefix}llm-observatory.events", event.to_wire_bytes()))
-    run(produce_raw(kafka_bootstrap, messages))
+    rollout_minute = 32
 
-    def shifts(records: list) -> list[AnomalyEvent]:
-        return [
-            AnomalyEvent.from_wire(r.value)
-            for r in records
-            if json.loads(r.value)["metric"] == SHAPE_METRIC
-            and dict(r.headers).get("hub.episode") == b"started"
-            and dict(r.headers).get("hub.window") == b"1m"
-        ]
+    def rollout(minute: int, latencies: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if minute < rollout_minute:
+            return latencies
+        return latencies * np.where(rng.random(latencies.size) < 0.5, 0.6, 1.4)
 
-    worker = Worker(env, "rollout")
-    try:
-        records = run(
-            collect(kafka_bootstrap, prefix + "hub.anomalies", lambda rs: bool(shifts(rs)), 120)
-        )
-        assert worker.alive(), worker.log_tail()
-    finally:
-        worker.stop()
-    found = shifts(records)
-    assert found, f"no {SHAPE_METRIC} anomaly; worker log:\n{worker.log_tail()}"
-    alert = found[0]
+    start = _one_model_minutes(hub_env, kafka_bootstrap, 40, rollout, seed=11)
+    alert = _first_alerts(hub_env, kafka_bootstrap, SHAPE_METRIC, 120)[0]
     assert alert.anomaly_type is AnomalyType.DISTRIBUTION_SHIFT
     first_window = (alert.timestamp.timestamp() - start) / 60
     assert rollout_minute - 1 <= first_window <= rollout_minute + 3, first_window
     assert 0.0 < alert.observed <= 1.0  # the share of requests that changed bucket
-
-
-DRIFT_METRIC = "llm_latency.total_latency_ms.p50"
 
 
 @pytest.mark.integration
@@ -211,46 +234,13 @@ def test_a_slow_creep_is_raised_on_the_median_through_the_broker(
     """40 requests a minute of one model for 140 minutes; from minute 100 its latency
     creeps up, +60 % over 90 minutes (four times the evaluation's slope, so the test is
     short). No single window stands out; the median's CUSUM names it on `.p50`."""
-    env = hub_env
-    prefix = env["HUB_TOPIC_PREFIX"]
-    hub(env, "topics", "apply")
-    start = math.floor((time.time() - 150 * 60) / 60) * 60
-    drift_minute, ramp, minutes = 100, 90, 140
-    rng = np.random.default_rng(2)
-    sim = EventSimulator(seed=2, environment="drift-test")
-    messages = []
-    for minute in range(minutes):
-        latencies = rng.lognormal(math.log(450), 0.35, 40)
-        if minute >= drift_minute:
-            latencies *= 1.0 + 0.6 * (minute - drift_minute) / ramp
-        for offset, value in zip(np.sort(rng.uniform(0, 60, 40)), latencies, strict=True):
-            moment = datetime.fromtimestamp(start + 60 * minute + float(offset), UTC)
-            event = sim.latency_event(moment, "drifting-model", float(np.round(value, 2)))
-            event = event.model_copy(update={"tags": {"region": "us-east-1"}})  # one series
-            messages.append((f"{prefix}llm-observatory.events", event.to_wire_bytes()))
-    run(produce_raw(kafka_bootstrap, messages))
+    drift_minute, ramp = 100, 90
 
-    def drifts(records: list) -> list[AnomalyEvent]:
-        return [
-            AnomalyEvent.from_wire(r.value)
-            for r in records
-            if json.loads(r.value)["metric"] == DRIFT_METRIC
-            and dict(r.headers).get("hub.episode") == b"started"
-            and dict(r.headers).get("hub.window") == b"1m"
-        ]
+    def creep(minute: int, latencies: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return latencies * (1.0 + 0.6 * max(0, minute - drift_minute) / ramp)
 
-    worker = Worker(env, "drift")
-    try:
-        records = run(
-            collect(kafka_bootstrap, prefix + "hub.anomalies", lambda rs: bool(drifts(rs)), 180)
-        )
-        assert worker.alive(), worker.log_tail()
-    finally:
-        worker.stop()
-    found = drifts(records)
-    seen = [(json.loads(r.value)["metric"], json.loads(r.value)["timestamp"]) for r in records]
-    assert found, f"no {DRIFT_METRIC} anomaly among {seen}; worker log:\n{worker.log_tail()}"
-    alert = found[0]
+    start = _one_model_minutes(hub_env, kafka_bootstrap, 140, creep, seed=2)
+    alert = _first_alerts(hub_env, kafka_bootstrap, DRIFT_METRIC, 180)[0]
     assert alert.anomaly_type is AnomalyType.PATTERN_DEVIATION
     first_window = (alert.timestamp.timestamp() - start) / 60
     assert drift_minute <= first_window <= drift_minute + 35, first_window

@@ -29,6 +29,16 @@ def _stats(p95: float) -> StatisticalMeasures:
     )  # fmt: skip
 
 
+def _measures(values: np.ndarray) -> StatisticalMeasures:
+    """A window's statistics, by numpy."""
+    return StatisticalMeasures(
+        avg=float(values.mean()), min=float(values.min()), max=float(values.max()),
+        p50=float(np.percentile(values, 50)), p95=float(np.percentile(values, 95)),
+        p99=float(np.percentile(values, 99)), stddev=float(values.std()),
+        count=values.size, sum=float(values.sum()),
+    )  # fmt: skip
+
+
 def _metric(minute: int, values: object, name: str, tags: dict[str, str]) -> AggregatedMetric:
     return AggregatedMetric(
         name=name,
@@ -142,12 +152,7 @@ def test_a_wider_distribution_with_the_same_mean_is_a_distribution_shift() -> No
             values = rng.normal(800, 50, 400)
         else:  # a rollout: half the requests faster, half slower; the mean holds
             values = np.concatenate((rng.normal(500, 50, 200), rng.normal(1100, 50, 200)))
-        stats = StatisticalMeasures(
-            avg=float(values.mean()), min=float(values.min()), max=float(values.max()),
-            p50=float(np.percentile(values, 50)), p95=float(np.percentile(values, 95)),
-            p99=float(np.percentile(values, 99)), stddev=float(values.std()),
-            count=values.size, sum=float(values.sum()),
-        )  # fmt: skip
+        stats = _measures(values)
         name = "llm_latency.total_latency_ms"
         for alert in detectors.observe(_metric(minute, stats, name, {"model_id": "m"})):
             if alert.phase is Phase.STARTED:
@@ -242,12 +247,7 @@ def _result_and_histogram(
     minute: int, values: np.ndarray
 ) -> tuple[AggregatedMetric, HistogramMetric]:
     """One minute's latency result and its histogram, as the hub publishes them."""
-    stats = StatisticalMeasures(
-        avg=float(values.mean()), min=float(values.min()), max=float(values.max()),
-        p50=float(np.percentile(values, 50)), p95=float(np.percentile(values, 95)),
-        p99=float(np.percentile(values, 99)), stddev=float(values.std()),
-        count=values.size, sum=float(values.sum()),
-    )  # fmt: skip
+    stats = _measures(values)
     name, tags = "llm_latency.total_latency_ms", {"model_id": "m"}
     bounds = np.array(HISTOGRAM_BOUNDS[("llm_latency", "total_latency_ms")])
     counts = np.bincount(np.searchsorted(bounds, values), minlength=bounds.size + 1)
