@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
@@ -106,6 +107,9 @@ def _is_duration(metric: AggregatedMetric) -> bool:
     """Latency-like statistics: watched for slow drift, and their spread for shifts."""
     return isinstance(metric.values, StatisticalMeasures) and metric.name.endswith("_ms")
 
+
+MAX_WAITING = 10_000
+"""Histograms of one series that may wait for their window results (a week of minutes)."""
 
 SHAPE_MIN_COUNT = 30
 """Values a window needs before its spread is scored: fewer say little about shape."""
@@ -191,6 +195,12 @@ class MetricDetectors:
     """Per (metric name, window, tags) with histograms: their shape replaces the spread."""
     _drifts: dict[DetectorKey, MedianDriftDetector] = field(default_factory=dict)
     """Per duration series: the CUSUM of its window medians."""
+    _results_seen: dict[DetectorKey, float] = field(default_factory=dict)
+    """Per duration series with histograms: the latest window start whose result is in."""
+    _waiting: dict[DetectorKey, deque[tuple[float, HistogramMetric, TimeWindow]]] = field(
+        default_factory=dict
+    )
+    """Histograms read before their window's result (``observe_histogram``)."""
     keep_points: bool = False
     """Keep each value scored for ``take_points`` (whoever correlates the alerts)."""
     _points: list[ScoredPoint] = field(default_factory=list)
@@ -239,11 +249,25 @@ class MetricDetectors:
             kind = AnomalyType.FREQUENCY_ANOMALY
         alerts += self._episode(key, name, metric.tags, moment, value, scored, kind)
         if _is_duration(metric):
-            shape = self._buckets.get((metric.name, key[1], tags))
+            shape_key = (metric.name, key[1], tags)
+            shape = self._buckets.get(shape_key)
             disturbed = scored.score >= self.config.alert_score or detector.disturbed
             alerts += self._drift(key, metric, disturbed or (shape is not None and shape.disturbed))
             if shape is None:
                 alerts += self._shape(key, metric)
+            alerts += self._release_histograms(shape_key, start)
+        return alerts
+
+    def _release_histograms(self, key: DetectorKey, start: float) -> list[Alert]:
+        """The window result of ``start`` is in: score the histograms that waited for it."""
+        self._results_seen[key] = max(start, self._results_seen.get(key, start))
+        waiting = self._waiting.get(key)
+        alerts: list[Alert] = []
+        while waiting and waiting[0][0] <= start:
+            _, histogram, window = waiting.popleft()
+            alerts += self._score_histogram(histogram, window)
+        if waiting is not None and not waiting:
+            del self._waiting[key]
         return alerts
 
     def _drift(self, key: DetectorKey, metric: AggregatedMetric, disturbed: bool) -> list[Alert]:
@@ -263,7 +287,28 @@ class MetricDetectors:
 
     def observe_histogram(self, histogram: HistogramMetric, window: TimeWindow) -> list[Alert]:
         """Distribution shift of one window's histogram (``timestamp`` = window end),
-        alerted as ``<name>.distribution``; the series' spread is no longer scored."""
+        alerted as ``<name>.distribution``; the series' spread is no longer scored.
+
+        The histogram and the series' drift detector consult each other (no shape alert
+        during a drift; no drift evidence while the shape is off), so a histogram is
+        scored only once its window's result has been observed: its topic and the
+        metrics topic are read in any interleaving (a catch-up may read an hour of
+        histograms first), and the outcome must not depend on it. A histogram that
+        arrives first waits (at most ``MAX_WAITING`` per series)."""
+        tags = tuple(sorted(histogram.tags.items()))
+        key = (histogram.name, window.value, tags)
+        start = histogram.timestamp.timestamp() - window.seconds
+        if start <= self._results_seen.get(key, -math.inf):
+            return self._score_histogram(histogram, window)
+        waiting = self._waiting.setdefault(key, deque())
+        waiting.append((start, histogram, window))
+        alerts: list[Alert] = []
+        while len(waiting) > MAX_WAITING:  # its results are not coming: score it anyway
+            _, oldest, oldest_window = waiting.popleft()
+            alerts += self._score_histogram(oldest, oldest_window)
+        return alerts
+
+    def _score_histogram(self, histogram: HistogramMetric, window: TimeWindow) -> list[Alert]:
         tags = tuple(sorted(histogram.tags.items()))
         key = (histogram.name, window.value, tags)
         start = histogram.timestamp.timestamp() - window.seconds
