@@ -81,7 +81,7 @@ class _Window(NamedTuple):
 
 
 class _Scoring(NamedTuple):
-    """The window before, if it was scored."""
+    """A scored window: its time, G statistic and degrees of freedom."""
 
     time: float
     statistic: float

@@ -196,11 +196,9 @@ class MetricDetectors:
     _drifts: dict[DetectorKey, MedianDriftDetector] = field(default_factory=dict)
     """Per duration series: the CUSUM of its window medians."""
     _results_seen: dict[DetectorKey, float] = field(default_factory=dict)
-    """Per duration series with histograms: the latest window start whose result is in."""
-    _waiting: dict[DetectorKey, deque[tuple[float, HistogramMetric, TimeWindow]]] = field(
-        default_factory=dict
-    )
-    """Histograms read before their window's result (``observe_histogram``)."""
+    """Per duration series: the latest window start whose result is in."""
+    _waiting: dict[DetectorKey, deque[tuple[float, HistogramMetric]]] = field(default_factory=dict)
+    """(window start, histogram) read before their window's result (``observe_histogram``)."""
     keep_points: bool = False
     """Keep each value scored for ``take_points`` (whoever correlates the alerts)."""
     _points: list[ScoredPoint] = field(default_factory=list)
@@ -264,8 +262,7 @@ class MetricDetectors:
         waiting = self._waiting.get(key)
         alerts: list[Alert] = []
         while waiting and waiting[0][0] <= start:
-            _, histogram, window = waiting.popleft()
-            alerts += self._score_histogram(histogram, window)
+            alerts += self._score_histogram(key, *waiting.popleft())
         if waiting is not None and not waiting:
             del self._waiting[key]
         return alerts
@@ -299,27 +296,26 @@ class MetricDetectors:
         key = (histogram.name, window.value, tags)
         start = histogram.timestamp.timestamp() - window.seconds
         if start <= self._results_seen.get(key, -math.inf):
-            return self._score_histogram(histogram, window)
+            return self._score_histogram(key, start, histogram)
         waiting = self._waiting.setdefault(key, deque())
-        waiting.append((start, histogram, window))
+        waiting.append((start, histogram))
         alerts: list[Alert] = []
         while len(waiting) > MAX_WAITING:  # its results are not coming: score it anyway
-            _, oldest, oldest_window = waiting.popleft()
-            alerts += self._score_histogram(oldest, oldest_window)
+            alerts += self._score_histogram(key, *waiting.popleft())
         return alerts
 
-    def _score_histogram(self, histogram: HistogramMetric, window: TimeWindow) -> list[Alert]:
-        tags = tuple(sorted(histogram.tags.items()))
-        key = (histogram.name, window.value, tags)
-        start = histogram.timestamp.timestamp() - window.seconds
+    def _score_histogram(
+        self, key: DetectorKey, start: float, histogram: HistogramMetric
+    ) -> list[Alert]:
+        metric, window, tags = key
         counts = np.array([bucket.count for bucket in histogram.buckets], dtype=np.float64)
         detector = self._buckets.setdefault(key, BucketShiftDetector())
-        drift = self._drifts.get((f"{histogram.name}.p50", window.value, tags))
+        drift = self._drifts.get((f"{metric}.p50", window, tags))
         hold = drift is not None and drift.drifting
         scored = detector.update(start, counts, histogram.stats.avg, hold)
-        name = f"{histogram.name}.distribution"
+        name = f"{metric}.distribution"
         moment = datetime.fromtimestamp(start, UTC)
-        alert_key = (name, window.value, tags)
+        alert_key = (name, window, tags)
         if scored.value > 0:  # 0: not scored (warm-up, too few values)
             self._point(alert_key, start, scored.value)
         return self._episode(
