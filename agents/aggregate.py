@@ -27,6 +27,7 @@ from pipeline.engine import EngineConfig, PartitionEngine, StepOutput
 from pipeline.histograms import HISTOGRAM_BOUNDS, histogram_metric
 from pipeline.normalize import GAUGE_FIELDS
 from pipeline.point_batches import Heartbeat, decode_points_message
+from pipeline.topics import SOURCE_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class PartitionStore(MutableMapping[str, bytes]):
         return sum(1 for _ in self)
 
 
-async def _publish(out: StepOutput) -> None:
+async def _publish(out: StepOutput, partition: int) -> None:
     """Send every published result; return once the broker has them all.
 
     Sends go to the producer directly: a Faust ``Topic.send`` costs several times
@@ -104,6 +105,7 @@ async def _publish(out: StepOutput) -> None:
     """
     futures = []
     send = app.producer.send
+    source = [(SOURCE_HEADER, str(partition).encode())]
     with_buckets = []
     for result in out.results:  # the metrics first: they are what most consumers wait for
         if result.size_s not in PUBLISHED:
@@ -111,7 +113,7 @@ async def _publish(out: StepOutput) -> None:
         metric = result_metric(result)
         key = result.series_id.encode()
         topic = metric_topics[result.size_s].get_topic_name()
-        futures.append(await send(topic, key, metric.to_wire_bytes(), None, None, None))
+        futures.append(await send(topic, key, metric.to_wire_bytes(), None, None, source))
         if result.sketch.complete_buckets is not None:
             with_buckets.append((result, metric, key))
     for result, metric, key in with_buckets:
@@ -176,7 +178,7 @@ async def aggregate(stream):  # type: ignore[no-untyped-def]
         else:
             out = engine.apply(offset, decoded)
         # Publish first, then persist, then ack: a crash can repeat a result, never lose one.
-        await _publish(out)
+        await _publish(out, partition)
         if engines.get(partition) is not engine:
             # Revoked while publishing: the new owner redoes this message from the
             # changelog and the unacked input; writing now would corrupt its state.

@@ -135,26 +135,34 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
     metric = args.metric or os.path.splitext(os.path.basename(args.input))[0] or "series"
     try:
+        module = SourceModule(args.module)
+    except ValueError:
+        known = ", ".join(m.value for m in SourceModule)
+        print(f"hub detect: unknown module {args.module!r}; one of {known}", file=sys.stderr)
+        return 2
+    try:
         with open(args.input, encoding="utf-8", newline="") as src:
-            report = detect_csv(src, metric, SourceModule(args.module), scores=args.scores)
+            report = detect_csv(src, metric, module, scores=args.scores)
     except FileNotFoundError:
         print(f"hub detect: no such file {args.input!r}", file=sys.stderr)
         return 2
-    except ValueError as exc:
-        print(f"hub detect: {exc}", file=sys.stderr)
-        return 2
+    except (ValueError, UnicodeDecodeError) as exc:
+        print(f"hub detect: {args.input}: {exc}", file=sys.stderr)
+        return 1
     with open(args.output, "w", encoding="utf-8") as dst:
         for line in report.lines:
             dst.write(line + "\n")
-    for problem in report.problems[:50]:
-        print(f"hub detect: {problem}", file=sys.stderr)
+    for problem in report.problems[:20]:
+        print(f"hub detect: {args.input}: {problem}", file=sys.stderr)
+    if len(report.problems) > 20:
+        print(f"hub detect: ... and {len(report.problems) - 20} more bad rows", file=sys.stderr)
     kind = "score lines" if args.scores else "alerts"
     print(
-        f"hub detect: {report.rows} rows, {len(report.lines)} {kind}, "
-        f"{len(report.problems)} bad rows -> {args.output}",
+        f"hub detect: {report.rows} rows: {report.scored} scored, {report.blank} blank values "
+        f"skipped, {len(report.problems)} unreadable; {len(report.lines)} {kind} -> {args.output}",
         file=sys.stderr,
     )
-    return 1 if report.problems else 0
+    return 1 if args.strict and (report.problems or report.blank) else 0
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -385,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument(
         "--incident-history",
         action="store_true",
-        help="first send the past 46 minutes with a prompt-injection incident 6 minutes ago",
+        help="first send the past 226 minutes with a prompt-injection incident 6 minutes ago",
     )
     produce.set_defaults(func=_cmd_produce)
 
@@ -411,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--scores", action="store_true", help="a score line for every row")
     detect.add_argument("--metric", help="metric name in the alerts (default: file name)")
     detect.add_argument("--module", default="llm-analytics-hub", help="source module")
+    detect.add_argument(
+        "--strict", action="store_true", help="exit 1 when any row was blank or unreadable"
+    )
     detect.set_defaults(func=_cmd_detect)
 
     simulate = sub.add_parser(

@@ -30,6 +30,7 @@ from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
 from pipeline.metric_detection import Alert, MetricDetectors, Phase
 from pipeline.models.metrics import AggregatedMetric, HistogramMetric, TimeWindow
 from pipeline.rules import DEFAULT_RULES_FILE, RuleEngine, load_rules, rule_name
+from pipeline.topics import SOURCE_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ async def _detect(records: list[Any]) -> None:
         except ValueError as exc:  # not ours to fix: say so, keep going
             log.warning("detect: unreadable metric at offset %s: %s", record.offset, exc)
             continue
-        alerts = DETECTORS.observe(metric)
+        alerts = DETECTORS.observe(metric, _source(record))
         _feed_correlators()
         for alert in alerts:
             pending += await _publish(alert)
@@ -180,6 +181,14 @@ async def _detect(records: list[Any]) -> None:
             pending += await _publish_composite(result)
     for future in pending:
         await future
+
+
+def _source(record: Any) -> str | None:
+    """The aggregation partition that published a window result (its header)."""
+    for name, value in record.headers or ():
+        if name == SOURCE_HEADER:
+            return bytes(value).decode()
+    return None
 
 
 def _feed_correlators() -> None:

@@ -21,7 +21,7 @@ async def produce(
 ) -> int:
     """Send events until ``count`` or ``duration`` is reached; prints progress each second.
 
-    ``incident_history``: first the past 46 minutes with a prompt-injection incident
+    ``incident_history``: first the past 226 minutes with a prompt-injection incident
     6 minutes ago (:mod:`pipeline.incident_demo`), so detection has a baseline at once.
     """
     sim = EventSimulator(seed=seed)

@@ -33,7 +33,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pipeline.detection import CRITICAL_SCORE, DAY_S, Scored, logistic_score, median_and_spread
+from pipeline.detection.predictors import DAY_S
+from pipeline.detection.scoring import CRITICAL_SCORE, Scored, logistic_score, median_and_spread
 from pipeline.models.correlation import AnomalyType
 
 

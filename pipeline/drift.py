@@ -25,7 +25,7 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
-from pipeline.detection import Scored, logistic_score, median_and_spread
+from pipeline.detection.scoring import Scored, logistic_score, median_and_spread
 from pipeline.models.correlation import AnomalyType
 
 

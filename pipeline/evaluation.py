@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
-from pipeline.detection import CRITICAL_SCORE
+from pipeline.detection.scoring import CRITICAL_SCORE
 from pipeline.metric_detection import Alert, MetricDetectors, Phase
 from pipeline.models.correlation import AnomalyCorrelation
 from pipeline.models.metrics import TimeWindow

@@ -1,8 +1,9 @@
-"""A past hour with a prompt-injection incident in it, as events: the demo's story.
+"""The past four hours with a prompt-injection incident in them, as events: the demo's story.
 
 ``make demo`` produces this before its worker starts, so the detectors have the
-history they need to learn a baseline (24 windows) and the incident shows up as
-alerts and a correlation within a minute of the demo starting: 46 minutes of
+history they need to learn a baseline (150 windows of warm-up, then enough for each
+statistic's tail) and the incident shows up as alerts and a correlation within a
+minute of the demo starting: 226 minutes of
 latency events of one model (20 a minute) and prompt-injection attempts (2-4 a
 minute), then, 6 minutes before the end, two minutes in which the attempts jump
 to 40 a minute and the model slows down four-fold. The same story is the real-
@@ -28,8 +29,11 @@ from pipeline.simulate import EventSimulator
 MODEL = "gpt-4o"
 ENVIRONMENT = "incident-replay"
 """Its own environment tag, so its series never mix with live traffic's."""
-MINUTES = 46
-INCIDENT_MINUTE = 40
+LATENCY_TAGS = {"region": "us-east-1", "service": "chat-api"}
+"""Fixed tags: the model's latency is one series with a history (not a dozen sparse
+ones, which only their family could judge)."""
+MINUTES = 226
+INCIDENT_MINUTE = 220
 
 
 def fixed_threat(sim: EventSimulator, moment: datetime) -> AnalyticsEvent:
@@ -57,7 +61,8 @@ def incident_history(start: float, seed: int = 7) -> list[AnalyticsEvent]:
         latencies = rng.lognormal(math.log(800), 0.25, 20) * (4 if incident else 1)
         for offset, value in zip(np.sort(rng.uniform(0, 60, 20)), latencies, strict=True):
             moment = datetime.fromtimestamp(start + 60 * minute + float(offset), UTC)
-            events.append(sim.latency_event(moment, MODEL, float(np.round(value, 2))))
+            event = sim.latency_event(moment, MODEL, float(np.round(value, 2)))
+            events.append(event.model_copy(update={"tags": dict(LATENCY_TAGS)}))
         threats = 40 if incident else 2 + minute % 3
         for offset in np.sort(rng.uniform(0, 60, threats)):
             moment = datetime.fromtimestamp(start + 60 * minute + float(offset), UTC)

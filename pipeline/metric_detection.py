@@ -12,9 +12,9 @@ collapse in counts is a frequency anomaly) and the value for gauges. Besides:
   count, so the plain detector never sees it. Scored like a window: the missing
   windows' expected total against its spread, so a series that counts a few
   events a window must stay silent longer than one that counts hundreds.
-* **Confirmation**: a statistic of a window's sample (a p95, the spread) opens an
-  episode only when the next window confirms it; counts and sums may alert on
-  one window (``_sampled``).
+* **Calibration**: every series' scores come from its own history
+  (:mod:`pipeline.detection.series`), so a p95 of a few dozen requests, whose
+  noise is heavy-tailed, is judged by how heavy its tail usually is.
 * **Drift**: a latency's typical value creeping up or down over hours, from a CUSUM
   of each window's median (:mod:`pipeline.drift`), alerted as ``<name>.p50``.
 * **Distribution shift**: a window's histogram against the recent normal ones, while
@@ -37,7 +37,14 @@ from typing import NamedTuple
 import numpy as np
 
 from pipeline.correlation import SeriesKey
-from pipeline.detection import DetectorConfig, Scored, SeriesDetector, logistic_score
+from pipeline.detection.episodes import ENDED, ESCALATED, STARTED, EpisodeTracker
+from pipeline.detection.family import FamilyPrior
+from pipeline.detection.scoring import (
+    Scored,
+    probability_from_z,
+    score_from_probability,
+)
+from pipeline.detection.series import DetectorConfig, SeriesDetector
 from pipeline.distribution_shift import BucketShiftDetector
 from pipeline.drift import MedianDriftDetector
 from pipeline.models.correlation import AnomalyEvent, AnomalyType
@@ -95,14 +102,6 @@ def _unit(metric: AggregatedMetric, counter: bool) -> float:
     return 0.0
 
 
-def _sampled(metric: AggregatedMetric) -> bool:
-    """Scored on a statistic of the window's sample (a p95), not on a total: its noise is
-    heavy-tailed (the slowest few requests decide a p95) and known only from the recent
-    windows, so one extreme window, however extreme, waits for the next to confirm it.
-    Counts and sums have a known noise floor (Poisson) and may alert on one window."""
-    return isinstance(metric.values, StatisticalMeasures) and not metric.name.endswith("_usd")
-
-
 def _is_duration(metric: AggregatedMetric) -> bool:
     """Latency-like statistics: watched for slow drift, and their spread for shifts."""
     return isinstance(metric.values, StatisticalMeasures) and metric.name.endswith("_ms")
@@ -143,8 +142,8 @@ class Alert:
     window_s: int
     ended_at: datetime | None = None
     raised_at: datetime | None = None
-    """The window whose result raised it (an episode opens once confirmed, see
-    ``DetectorConfig.confirm``; ``event.timestamp`` is its first alerting window)."""
+    """The window whose result raised it (``event.timestamp`` is the episode's first
+    alerting window)."""
 
 
 class ScoredPoint(NamedTuple):
@@ -168,6 +167,9 @@ class _Presence:
 
     last_start: float
     size: float
+    source: str | None = None
+    """The aggregation partition that publishes the series: its silence is judged by
+    that partition's progress in event time, never by another's."""
     streak: int = 1
     silent: bool = False
 
@@ -187,7 +189,8 @@ class MetricDetectors:
     _detectors: dict[DetectorKey, SeriesDetector] = field(default_factory=dict)
     _episodes: dict[DetectorKey, _Episode] = field(default_factory=dict)
     _presence: dict[DetectorKey, _Presence] = field(default_factory=dict)
-    _latest: dict[float, float] = field(default_factory=dict)  # window size -> latest start
+    _latest: dict[tuple[str | None, float], float] = field(default_factory=dict)
+    """(source, window size) -> the latest window start it published a result for."""
     _silences: dict[DetectorKey, AnomalyEvent] = field(default_factory=dict)
     _means: dict[DetectorKey, SeriesDetector] = field(default_factory=dict)
     _shapes: dict[DetectorKey, SeriesDetector] = field(default_factory=dict)
@@ -199,6 +202,10 @@ class MetricDetectors:
     """Per duration series: the latest window start whose result is in."""
     _waiting: dict[DetectorKey, deque[tuple[float, HistogramMetric]]] = field(default_factory=dict)
     """(window start, histogram) read before their window's result (``observe_histogram``)."""
+    _families: dict[tuple[str, str, str], FamilyPrior] = field(default_factory=dict)
+    """(metric name as alerted, window, module) -> its members' normal values."""
+    _young: dict[DetectorKey, EpisodeTracker] = field(default_factory=dict)
+    """Episodes of series in their warm-up, scored by their family."""
     keep_points: bool = False
     """Keep each value scored for ``take_points`` (whoever correlates the alerts)."""
     _points: list[ScoredPoint] = field(default_factory=list)
@@ -218,30 +225,30 @@ class MetricDetectors:
         if self.keep_points:
             self._points.append(ScoredPoint(_series(key), key_size(key), start, value))
 
-    def _detector(
-        self, key: DetectorKey, steady: bool = False, sampled: bool = False
-    ) -> SeriesDetector:
+    def _detector(self, key: DetectorKey) -> SeriesDetector:
         detector = self._detectors.get(key)
         if detector is None:
-            config = replace(self.config, steady=True, drift=True) if steady else self.config
-            if sampled:  # no single-window episodes: the next window confirms
-                config = replace(config, instant_score=math.inf)
-            detector = self._detectors[key] = SeriesDetector(config)
+            detector = self._detectors[key] = SeriesDetector(self.config)
         return detector
 
-    def observe(self, metric: AggregatedMetric) -> list[Alert]:
-        """Score one window result: alerts for episodes that start, escalate or end."""
+    def observe(self, metric: AggregatedMetric, source: str | None = None) -> list[Alert]:
+        """Score one window result: alerts for episodes that start, escalate or end.
+        ``source``: the aggregation partition that published it (silences are judged per
+        source: a partition that lags in a catch-up makes no series silent)."""
         name, value, counter = observed_value(metric)
         tags = tuple(sorted(metric.tags.items()))
         key = (name, metric.window.value, tags)
         moment = metric.window_start
         start = moment.timestamp()
         size = (metric.window_end - metric.window_start).total_seconds()
-        self._latest[size] = max(self._latest.get(size, start), start)
-        alerts = self._presence_seen(key, start, size, metric, value)
+        progress = (source, size)
+        self._latest[progress] = max(self._latest.get(progress, start), start)
+        alerts = self._presence_seen(key, start, size, metric, value, source)
         self._point(key, start, value)
-        detector = self._detector(key, steady=_is_duration(metric), sampled=_sampled(metric))
+        detector = self._detector(key)
+        young = detector.points < self.config.warmup
         scored = detector.update(start, value, _unit(metric, counter))
+        scored = self._by_family(key, metric, size, value, scored, young, detector)
         kind = scored.anomaly_type
         if counter and kind in (AnomalyType.SPIKE, AnomalyType.DROP):
             kind = AnomalyType.FREQUENCY_ANOMALY
@@ -255,6 +262,60 @@ class MetricDetectors:
                 alerts += self._shape(key, metric)
             alerts += self._release_histograms(shape_key, start)
         return alerts
+
+    def _by_family(
+        self,
+        key: DetectorKey,
+        metric: AggregatedMetric,
+        size: float,
+        value: float,
+        scored: Scored,
+        young: bool,
+        detector: SeriesDetector,
+    ) -> Scored:
+        """A series in its warm-up is scored by its family (same metric, window and module,
+        any tags); every member teaches the family its normal values."""
+        family = self._families.setdefault(
+            (key[0], key[1], metric.tags.get("source_module", "")), FamilyPrior()
+        )
+        tracker = self._young.get(key)
+        if not young:
+            if not detector.disturbed and scored.point_score < self.config.alert_score:
+                family.learn(value)
+            if tracker is None:
+                return scored
+            del self._young[key]  # the series' own history takes over
+            if not tracker.open or scored.episode_start:
+                return scored
+            return replace(scored, episode_end=True, phase=ENDED)
+        cfg = self.config
+        if tracker is None:
+            tracker = self._young[key] = EpisodeTracker(
+                cfg.alert_score, cfg.critical_score, cfg.refractory, cfg.cooldown
+            )
+        tracker.tick()
+        probability = min(1.0, family.probability(value) * size / cfg.reference_step)
+        score = score_from_probability(probability, cfg.decades)
+        phase = tracker.observe(scored.timestamp, score)
+        if not tracker.disturbed:  # young members are the family's normal too
+            family.learn(value)
+        if not family.ready:
+            return scored
+        raised = phase in (STARTED, ESCALATED)
+        baseline = family.center()
+        return Scored(
+            scored.timestamp,
+            value,
+            score,
+            baseline,
+            value - baseline,
+            AnomalyType.SPIKE if score >= cfg.alert_score else None,
+            episode_start=raised,
+            episode_end=phase == ENDED,
+            since=tracker.started_at if raised else None,
+            point_score=score,
+            phase=phase,
+        )
 
     def _release_histograms(self, key: DetectorKey, start: float) -> list[Alert]:
         """The window result of ``start`` is in: score the histograms that waited for it."""
@@ -357,8 +418,9 @@ class MetricDetectors:
             )  # fmt: skip
             open_episode.peak = max(open_episode.peak, scored.score)
             return [Alert(update, Phase.ESCALATED, series, key_size(key), raised_at=raised)]
-        if open_episode is not None and scored.score >= self.config.alert_score:
-            open_episode.peak = max(open_episode.peak, scored.score)
+        rarity = max(scored.score, scored.point_score)
+        if open_episode is not None and rarity >= self.config.alert_score:
+            open_episode.peak = max(open_episode.peak, rarity)
         if scored.episode_end and open_episode is not None:
             del self._episodes[key]
             ended = open_episode.event.model_copy(
@@ -379,14 +441,16 @@ class MetricDetectors:
         size: float,
         metric: AggregatedMetric,
         value: float,
+        source: str | None,
     ) -> list[Alert]:
         """Track a counter series' regularity; end its silence if it was silent."""
         if not isinstance(metric.values, CounterValues):
             return []
         presence = self._presence.get(key)
         if presence is None:
-            self._presence[key] = _Presence(start, size)
+            self._presence[key] = _Presence(start, size, source)
             return []
+        presence.source = source
         if start == presence.last_start + size:
             presence.streak += 1
         elif start > presence.last_start:
@@ -405,16 +469,16 @@ class MetricDetectors:
     def silences(self) -> list[Alert]:
         """Counter series that usually publish every window and stopped: one alert each.
 
-        Call it once every result published so far has been observed (the detection
-        task: when the metric topics are read to their end; while catching up, a
-        series whose partition was not read yet would look silent). A series is
-        silent once ``windows`` windows of its size have closed (for other series)
-        since its last one, and their expected total is an anomaly by the series' own
-        spread (Poisson floor included).
+        Judged in event time, per source: a series is silent once its own aggregation
+        partition has published ``windows`` windows of its size (for other series) since
+        its last one, and their expected total is an anomaly by the series' own spread
+        (Poisson floor included). A partition that lags behind the others in a catch-up
+        silences nothing, and neither does traffic that stopped everywhere (nothing
+        published later proves a window empty).
         """
         alerts = []
         for key, presence in self._presence.items():
-            latest = self._latest.get(presence.size)
+            latest = self._latest.get((presence.source, presence.size))
             if presence.silent or presence.streak < self.silence.min_streak or latest is None:
                 continue
             if latest - presence.last_start < self.silence.windows * presence.size:
@@ -428,7 +492,7 @@ class MetricDetectors:
             # window has empty stretches now and then; they are silences only when long
             missing = (latest - presence.last_start) / presence.size
             z = math.sqrt(missing) * baseline / scale
-            score = logistic_score(z, self.config.z_at_alert, self.config.z_softness)
+            score = score_from_probability(probability_from_z(z))
             if score < self.config.alert_score:
                 continue
             presence.silent = True
@@ -447,7 +511,7 @@ class MetricDetectors:
             )
             self._silences[key] = event
             series = _series(key)
-            raised = datetime.fromtimestamp(self._latest[presence.size], UTC)
+            raised = datetime.fromtimestamp(latest, UTC)
             alerts.append(Alert(event, Phase.STARTED, series, round(presence.size), None, raised))
         return alerts
 
@@ -470,8 +534,7 @@ class MetricDetectors:
         start = metric.window_start.timestamp()
         mean = self._means.setdefault(key, SeriesDetector(self.config)).update(start, values.avg)
         ratio = values.stddev / values.avg
-        steady = replace(self.config, steady=True, instant_score=math.inf)  # sampled too
-        shape = self._shapes.setdefault(key, SeriesDetector(steady)).update(start, ratio)
-        steady_mean = mean.score < self.config.alert_score
+        shape = self._shapes.setdefault(key, SeriesDetector(self.config)).update(start, ratio)
+        steady_mean = mean.point_score < self.config.alert_score
         kind = AnomalyType.DISTRIBUTION_SHIFT if shape.anomaly_type and steady_mean else None
         return self._episode(shape_key, name, metric.tags, metric.window_start, ratio, shape, kind)

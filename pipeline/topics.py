@@ -124,3 +124,9 @@ def load_catalogue(
 ) -> Catalogue:
     with open(path, encoding="utf-8") as handle:
         return parse_catalogue(yaml.safe_load(handle), prefix, app_id)
+
+
+SOURCE_HEADER = "hub.source"
+"""Kafka header on each window result: the ``hub.points`` partition that aggregated it.
+Silences are judged per source (an empty window is proven only by that partition's
+later results), so a partition that lags in a catch-up silences nothing."""

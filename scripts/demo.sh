@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: topics, a worker, simulated traffic, 1-minute metrics arriving, and an
-# incident from the past hour turned into anomaly alerts and a root-caused correlation;
+# incident from the past hours turned into anomaly alerts and a root-caused correlation;
 # ends with the URL of the live dashboard (hub api, with a read key made for this run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +8,7 @@ HUB=.venv/bin/hub
 DURATION="${DEMO_SECONDS:-90}"
 mkdir -p .logs
 
-# The demo has its own topics and state, reset on every run: its story starts 46
+# The demo has its own topics and state, reset on every run: its story starts 226
 # minutes ago, which an earlier run's watermark would otherwise call late.
 export HUB_TOPIC_PREFIX="${HUB_TOPIC_PREFIX:-demo-}"
 export HUB_APP_ID="${HUB_APP_ID:-hub-demo}"
@@ -18,7 +18,7 @@ $HUB store-clear --yes
 rm -rf "$HUB_DATA_DIR"
 sleep 2  # topic deletion completes in the background
 $HUB topics apply
-echo "demo: producing the past 46 minutes (environment 'incident-replay'): one model's latency"
+echo "demo: producing the past 226 minutes (environment 'incident-replay'): one model's latency"
 echo "      and prompt-injection attempts, with a two-minute injection campaign 6 minutes ago"
 echo "      that slowed the model four-fold"
 $HUB produce --incident-history --count 0 > .logs/demo-history.log 2>&1

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.incident_demo import INCIDENT_MINUTE, incident_history
+from pipeline.incident_demo import INCIDENT_MINUTE, MINUTES, incident_history
 from pipeline.models.correlation import AnomalyCorrelation, AnomalyEvent, AnomalyType
 from pipeline.simulate import EventSimulator
 from tests.integration.harness import Worker, collect, hub, produce_raw, run
@@ -31,7 +31,7 @@ def test_incident_is_published_as_anomalies_and_one_correlation(
     env = hub_env
     prefix = env["HUB_TOPIC_PREFIX"]
     hub(env, "topics", "apply")
-    start = math.floor((time.time() - 3600) / 60) * 60
+    start = math.floor((time.time() - 60 * (MINUTES + 10)) / 60) * 60
     incident_minute = INCIDENT_MINUTE
     messages = [
         (f"{prefix}{event.source_module.value}.events", event.to_wire_bytes())

@@ -1,5 +1,5 @@
 """Durable detection state: a restarted worker detects an incident at once, from the
-baseline its predecessor learned (a cold worker would still be warming up: it needs 24
+baseline its predecessor learned (a cold worker would still be warming up: it needs 150
 windows per series before it alerts). Runs in real time: the incident is the next
 minute, so the test takes two to three minutes."""
 
@@ -45,7 +45,7 @@ def test_restarted_worker_keeps_its_baselines(kafka_bootstrap: str, hub_env: dic
 
         return done
 
-    # 1. The quiet 40 minutes: the first worker learns the baselines from all but the
+    # 1. The quiet minutes: the first worker learns the baselines from all but the
     # last (still open) minute, then stops before the incident begins.
     send(before)
     first = Worker(env, "checkpoint-1")

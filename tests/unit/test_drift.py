@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from pipeline.detection import DetectorConfig, SeriesDetector
+from pipeline.detection.series import SeriesDetector
 from pipeline.drift import DriftConfig, MedianDriftDetector
 
 MINUTE = 60.0
@@ -59,7 +59,7 @@ def test_a_creep_is_seen_within_about_an_hour_and_earlier_than_by_the_p95() -> N
         starts, _ = _starts(windows, MedianDriftDetector())
         assert len(starts) == 1 and DRIFT_AT <= starts[0] < DRIFT_AT + 120, (seed, starts)
         delays.append(starts[0] - DRIFT_AT)
-        p95 = SeriesDetector(DetectorConfig(steady=True, drift=True))
+        p95 = SeriesDetector()
         p95_starts = [
             i
             for i, values in enumerate(windows)

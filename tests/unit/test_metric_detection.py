@@ -20,6 +20,8 @@ from pipeline.models.metrics import (
 )
 
 T0 = 1_700_000_040
+W = 200
+"""Windows of warm-up before an incident: the detector scores nothing in its first 150."""
 
 
 def _stats(p95: float) -> StatisticalMeasures:
@@ -55,20 +57,17 @@ def test_latency_p95_spike_alerts_once_with_the_series_module() -> None:
     detectors = MetricDetectors()
     tags = {"model_id": "gpt-4o", "source_module": "llm-observatory"}
     alerts = []
-    for minute in range(60):
-        p95 = 800 + rng.normal(0, 20) + (2_000 if 40 <= minute < 43 else 0)
+    for minute in range(W + 60):
+        p95 = 800 + rng.normal(0, 20) + (2_000 if W + 40 <= minute < W + 43 else 0)
         for alert in detectors.observe(_metric(minute, _stats(p95), "llm_latency.total_ms", tags)):
             if alert.phase is not Phase.ENDED:
                 alerts.append((minute, alert.event))
-    critical = [(m, e) for m, e in alerts if e.anomaly_score >= 0.8]
-    # a window's p95 is confirmed by the next window: raised at 41, dated at 40
-    assert [m for m, _ in critical] == [41], alerts
-    assert len(alerts) <= 2, "a non-critical blip at most besides the incident"
-    event = critical[0][1]
+    assert [m for m, _ in alerts] == [W + 40], alerts
+    event = alerts[0][1]
     assert event.metric == "llm_latency.total_ms.p95"
     assert event.anomaly_type is AnomalyType.SPIKE and event.anomaly_score >= 0.8
     assert event.source_module is SourceModule.LLM_OBSERVATORY
-    assert event.timestamp.timestamp() == T0 + 60 * 40
+    assert event.timestamp.timestamp() == T0 + 60 * (W + 40)
     assert event.observed - event.baseline == event.deviation
 
 
@@ -76,10 +75,10 @@ def test_counter_collapse_is_a_frequency_anomaly_and_series_are_separate() -> No
     rng = np.random.default_rng(4)
     detectors = MetricDetectors()
     kinds = []
-    for minute in range(50):
+    for minute in range(W + 50):
         for model in ("a", "b"):
             count = int(rng.poisson(400))
-            if model == "a" and minute >= 45:
+            if model == "a" and minute >= W + 45:
                 count = 10  # the module went almost silent
             values = CounterValues(value=count, rate=count / 60)
             for alert in detectors.observe(
@@ -87,7 +86,7 @@ def test_counter_collapse_is_a_frequency_anomaly_and_series_are_separate() -> No
             ):
                 if alert.phase is Phase.STARTED:
                     kinds.append((minute, model, alert.event.anomaly_type))
-    assert kinds and kinds[0] == (45, "a", AnomalyType.FREQUENCY_ANOMALY), kinds
+    assert kinds and kinds[0] == (W + 45, "a", AnomalyType.FREQUENCY_ANOMALY), kinds
     assert all(model == "a" for _, model, _ in kinds)
     assert detectors.series == 2
 
@@ -97,18 +96,20 @@ def test_an_episode_starts_once_and_ends_with_the_same_id_and_its_peak() -> None
     detectors = MetricDetectors()
     tags = {"model_id": "m", "source_module": "llm-observatory"}
     alerts = []
-    for minute in range(60):
-        p95 = 800 + rng.normal(0, 20) + (2_000 if 40 <= minute < 44 else 0)
+    for minute in range(W + 60):
+        bad = W + 40 <= minute < W + 44
+        p95 = 800 + rng.normal(0, 20) + (2_000 + 500 * (minute - W - 40) if bad else 0)
         alerts += [
             (minute, a) for a in detectors.observe(_metric(minute, _stats(p95), "lat", tags))
         ]
     started = [(m, a) for m, a in alerts if a.phase is Phase.STARTED]
     ended = [(m, a) for m, a in alerts if a.phase is Phase.ENDED]
-    (start, *_) = [a for m, a in started if m == 41]  # confirmed by the second window
-    assert start.event.timestamp.timestamp() == T0 + 60 * 40
+    assert [m for m, _ in started] == [W + 40], started
+    start = started[0][1]
+    assert start.event.timestamp.timestamp() == T0 + 60 * (W + 40)
     (end_minute, end), *_ = [(m, a) for m, a in ended if a.event.event_id == start.event.event_id]
-    cooldown = detectors.config.cooldown
-    assert end_minute == 44 + cooldown - 1  # three quiet windows after the last bad one
+    cfg = detectors.config  # quiet: the point and the mean of the last 6 back to normal
+    assert W + 44 <= end_minute <= W + 43 + cfg.runs[0] + cfg.cooldown, end_minute
     assert end.event.timestamp == start.event.timestamp  # the episode's start, as its id
     assert end.event.anomaly_score >= start.event.anomaly_score  # the peak
     assert end.ended_at is not None and end.ended_at.timestamp() == T0 + 60 * end_minute
@@ -124,31 +125,52 @@ def test_a_series_that_stops_publishing_is_a_silence_alert_until_it_returns() ->
     rng = np.random.default_rng(6)
     detectors = MetricDetectors()
     returns, silences = [], []
-    for minute in range(60):
+    for minute in range(W + 60):
         detectors.observe(_counter(minute, int(rng.poisson(300)), "other"))
-        if not 40 <= minute < 50:  # "quiet" stops sending anything for ten minutes
+        if not W + 40 <= minute < W + 50:  # "quiet" stops sending anything for ten minutes
             returns += detectors.observe(_counter(minute, int(rng.poisson(300)), "quiet"))
         if minute % 7 == 0:  # a sparse series: never "usually talks"
             detectors.observe(_counter(minute, 3, "sparse"))
         silences += [(minute, a) for a in detectors.silences()]
-    assert [m for m, _ in silences] == [42], silences  # 40, 41, 42 closed without it
+    assert [m for m, _ in silences] == [W + 42], silences  # 40, 41, 42 closed without it
     alert = silences[0][1]
     assert alert.phase is Phase.STARTED and alert.event.observed == 0
     assert alert.event.anomaly_type is AnomalyType.FREQUENCY_ANOMALY
     assert alert.event.anomaly_score >= 0.8 and 250 < alert.event.baseline < 350
-    assert alert.event.timestamp.timestamp() == T0 + 60 * 40  # the first missing window
+    assert alert.event.timestamp.timestamp() == T0 + 60 * (W + 40)  # the first missing window
     assert alert.event.source_module is SourceModule.LLM_COST_OPS
     (back,) = [a for a in returns if a.event.event_id == alert.event.event_id]
     assert back.phase is Phase.ENDED and back.ended_at is not None
-    assert back.ended_at.timestamp() == T0 + 60 * 50  # the window it came back in
+    assert back.ended_at.timestamp() == T0 + 60 * (W + 50)  # the window it came back in
+
+
+def test_silence_is_judged_by_the_series_own_source_partition() -> None:
+    """In a catch-up, aggregation partition 1 may publish half an hour of windows before
+    partition 0's arrive: partition 0's series are not silent, they are behind."""
+    rng = np.random.default_rng(16)
+    detectors = MetricDetectors()
+    silences = []
+    for minute in range(W + 10):
+        detectors.observe(_counter(minute, int(rng.poisson(300)), "behind"), source="0")
+        detectors.observe(_counter(minute, int(rng.poisson(300)), "ahead"), source="1")
+    for minute in range(W + 10, W + 40):  # only partition 1 is read further
+        detectors.observe(_counter(minute, int(rng.poisson(300)), "ahead"), source="1")
+        silences += detectors.silences()
+    assert silences == []
+    for minute in range(W + 10, W + 40):  # partition 0 moves on, without "behind" after +20
+        if minute < W + 20:
+            detectors.observe(_counter(minute, int(rng.poisson(300)), "behind"), source="0")
+        detectors.observe(_counter(minute, int(rng.poisson(300)), "other"), source="0")
+        silences += [(minute, a) for a in detectors.silences()]
+    assert [(m, dict(a.key[1])["m"]) for m, a in silences] == [(W + 22, "behind")]
 
 
 def test_a_wider_distribution_with_the_same_mean_is_a_distribution_shift() -> None:
     rng = np.random.default_rng(7)
     detectors = MetricDetectors()
     kinds = []
-    for minute in range(60):
-        if minute < 40:
+    for minute in range(W + 60):
+        if minute < W + 40:
             values = rng.normal(800, 50, 400)
         else:  # a rollout: half the requests faster, half slower; the mean holds
             values = np.concatenate((rng.normal(500, 50, 200), rng.normal(1100, 50, 200)))
@@ -159,32 +181,31 @@ def test_a_wider_distribution_with_the_same_mean_is_a_distribution_shift() -> No
                 dated = (alert.event.timestamp.timestamp() - T0) / 60
                 kinds.append((minute, dated, alert.event.metric, alert.event.anomaly_type))
     shifts = [k for k in kinds if k[3] is AnomalyType.DISTRIBUTION_SHIFT]
-    # the spread is a statistic of the window's sample: raised when the next window
-    # confirms it, dated at the first
-    assert shifts and shifts[0][:3] == (41, 40, "llm_latency.total_latency_ms.cv"), kinds
+    assert shifts and shifts[0][:3] == (W + 40, W + 40, "llm_latency.total_latency_ms.cv"), kinds
 
 
-def test_one_extreme_p95_window_waits_for_the_next_but_a_count_jump_does_not() -> None:
-    """A p95 is decided by the slowest few requests of its window: one extreme window is
-    not an incident until the next confirms it. A count has a known (Poisson) noise
-    floor: a jump far beyond it is raised in its own window."""
+def test_a_p95_whose_windows_are_often_extreme_learns_it_but_a_new_extreme_alerts() -> None:
+    """The p95 of a few dozen requests is decided by the slowest few: a series whose
+    windows jump to 3× every hour or so has them as precedents, so fewer and fewer are
+    raised (a new one is raised when it beats the second-largest kept: about half of
+    them here, a known limit in docs/DETECTION.md); a jump far beyond anything it has
+    shown is raised, even right after one of them (a rise by orders of magnitude)."""
     rng = np.random.default_rng(8)
     detectors = MetricDetectors()
     tags = {"model_id": "m", "source_module": "llm-observatory"}
-    started = []
-    for minute in range(60):
-        p95 = 800 + rng.normal(0, 20) + (3_000 if minute == 40 else 0)
-        count = int(rng.poisson(50)) + (400 if minute == 45 else 0)
-        for metric in (
-            _metric(minute, _stats(p95), "llm_latency.total_ms", tags),
-            _metric(minute, CounterValues(value=count, rate=count / 60), "hub_events.count",
-                    {"source_module": "llm-sentinel"}),
-        ):  # fmt: skip
-            started += [
-                (minute, a.event.metric) for a in detectors.observe(metric)
-                if a.phase is Phase.STARTED
-            ]  # fmt: skip
-    assert started == [(45, "hub_events.count")], started
+    started, heavy = [], 0
+    for minute in range(2400):
+        p95 = 800 + rng.normal(0, 20)
+        if rng.random() < 1 / 60:
+            p95 *= 3  # the usual heavy window
+            heavy += 1
+        if minute == 2300:
+            p95 = 20_000
+        metric = _metric(minute, _stats(p95), "llm_latency.total_ms", tags)
+        started += [m for m, a in ((minute, a) for a in detectors.observe(metric))
+                    if a.phase is Phase.STARTED]  # fmt: skip
+    assert 2300 in started, started  # even within the refractory period of a heavy one
+    assert len(started) - 1 <= 0.6 * heavy, (heavy, started)
 
 
 def test_a_counter_that_counts_a_few_events_a_window_is_silent_only_when_long() -> None:
@@ -324,3 +345,33 @@ def test_histograms_read_ahead_of_their_results_change_nothing() -> None:
             got += ahead.observe(metric)
         assert _started(got) == _started(expected)
         assert [m for m, _ in _started(got)][:1] == ["llm_latency.total_latency_ms.p50"]
+
+
+def test_a_series_born_in_an_incident_is_judged_by_its_family() -> None:
+    """Threat counts per tenant: each usual tenant sees 1-5 a minute. A new tenant's
+    first window reads 60: its own detector knows nothing yet, its family does. A new
+    tenant that reads like the others is not news."""
+    rng = np.random.default_rng(17)
+    detectors = MetricDetectors()
+
+    def threats(minute: int, tenant: str, count: int) -> AggregatedMetric:
+        tags = {"tenant": tenant, "source_module": "llm-sentinel"}
+        return _metric(minute, CounterValues(value=count, rate=count / 60),
+                       "security_threats.count", tags)  # fmt: skip
+
+    started = []
+    for minute in range(W):
+        for tenant in ("t1", "t2", "t3"):
+            count = int(rng.poisson(3)) + 1
+            started += [a for a in detectors.observe(threats(minute, tenant, count))
+                        if a.phase is Phase.STARTED]  # fmt: skip
+    assert started == []
+    quiet = detectors.observe(threats(W, "t-new-quiet", 4))
+    burst = detectors.observe(threats(W, "t-new", 60))
+    assert quiet == []
+    (alert,) = burst
+    assert (
+        alert.phase is Phase.STARTED and alert.event.anomaly_type is AnomalyType.FREQUENCY_ANOMALY
+    )
+    assert alert.event.anomaly_score >= detectors.config.alert_score and alert.event.observed == 60
+    assert 2 <= alert.event.baseline <= 6  # the family's typical count

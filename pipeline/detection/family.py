@@ -1,0 +1,75 @@
+"""A new series is judged by what its siblings usually show, until it has a history.
+
+A series' own detector says nothing in its warm-up (150 points). A tenant's first-ever
+burst of prompt-injection threats, a new model's first slow minutes, a series that
+only exists because an incident created its tag combination: all of them would be
+invisible for hours. Their *family* (same metric, window and module, any tags) has a
+history: ``FamilyPrior`` keeps the last ``memory`` positive values its warmed-up
+members showed in normal times, and scores a young member's value by how far above
+the family it is, in the family's own robust spread of log-values (a multiplicative
+scale: counts, latencies and spend grow by factors). The tail probability is the
+nominal one of every detector here (Laplace, unit variance), upward only (a young
+series that is lower than its siblings is not news), times the same rate factor as
+the series detector's (points per 5 minutes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.detection.tail import nominal_probability
+
+
+@dataclass(slots=True)
+class FamilyPrior:
+    memory: int = 2000
+    min_values: int = 100
+    """Values the family needs before it judges anyone."""
+    min_spread: float = 0.05
+    """Floor of the log spread (5 %): siblings that all read the same are not infinitely
+    sure of it."""
+    _values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _next: int = 0
+    _filled: int = 0
+    _center: float = 0.0
+    _spread: float = 0.0
+    _stale: bool = True
+
+    def __post_init__(self) -> None:
+        if not len(self._values):
+            self._values = np.zeros(self.memory)
+
+    @property
+    def ready(self) -> bool:
+        return self._filled >= self.min_values
+
+    def learn(self, value: float) -> None:
+        """A normal value of a warmed-up member (positive values only)."""
+        if not value > 0 or not math.isfinite(value):
+            return
+        self._values[self._next] = math.log(value)
+        self._next = (self._next + 1) % self.memory
+        self._filled = min(self._filled + 1, self.memory)
+        self._stale = True
+
+    def probability(self, value: float) -> float:
+        """P(a member's value is at least this far above the family); 1.0 when the family
+        is too young or the value is not above its center."""
+        if not self.ready or not value > 0:
+            return 1.0
+        if self._stale:
+            logs = self._values[: self._filled]
+            self._center = float(np.median(logs))
+            mad = float(np.median(np.abs(logs - self._center)))
+            self._spread = max(1.4826 * mad, self.min_spread)
+            self._stale = False
+        z = (math.log(value) - self._center) / self._spread
+        return 1.0 if z <= 0 else nominal_probability(z)
+
+    def center(self) -> float:
+        """The family's typical value (its median), once ready."""
+        self.probability(1.0)  # refreshes the summary
+        return math.exp(self._center)
