@@ -154,6 +154,16 @@ def _pearson(a: list[float], b: list[float]) -> float:
     return math.fsum(x * y for x, y in zip(da, db, strict=True)) / math.sqrt(var_a * var_b)
 
 
+def _cause_rank(member: _Member) -> tuple[int, bool, int]:
+    """How likely a member is to cause the others, by what it measures (lower: likelier)."""
+    anomaly = member.anomaly
+    return (
+        CAUSE_ORDER.get(anomaly.source_module, 9),
+        anomaly.metric.startswith(GENERIC_PREFIX),  # the specific measure explains more
+        _family_rank(anomaly.metric),
+    )
+
+
 def _recommendation(metric: str) -> str | None:
     for prefix, text in RECOMMENDATIONS:
         if metric.startswith(prefix):
@@ -238,17 +248,10 @@ class AnomalyCorrelator:
 
     # ------------------------------------------------------------------ analysis
     def _correlation(self, group: _Group, strength: float) -> AnomalyCorrelation:
-        members = sorted(
-            group.members,
-            key=lambda m: (
-                m.anomaly.timestamp,
-                CAUSE_ORDER.get(m.anomaly.source_module, 9),
-                m.anomaly.metric.startswith(GENERIC_PREFIX),  # the specific measure explains more
-                _family_rank(m.anomaly.metric),
-                -m.anomaly.anomaly_score,
-            ),
-        )
-        root = members[0]
+        members = sorted(group.members, key=lambda m: (m.anomaly.timestamp, _cause_rank(m)))
+        root = self._choose_root(members)
+        members.remove(root)
+        members.insert(0, root)
         founder = str(group.members[0].anomaly.event_id)  # stays the id as the group grows
         return AnomalyCorrelation(
             correlation_id=uuid.uuid5(_ID_NAMESPACE, founder),
@@ -257,6 +260,39 @@ class AnomalyCorrelator:
             root_cause=self._root_cause(root, members, strength),
             impact=self._impact(members),
             detected_at=max(m.anomaly.timestamp for m in members),
+        )
+
+    def _choose_root(self, members: list[_Member]) -> _Member:
+        """The root from the evidence, not the first alert of the window:
+
+        * **strength**: the incident's onset is the first alert about as strong as its
+          strongest (score ≥ 80 % of the peak); a weaker alert more than two windows
+          before it is a precursor or noise that happened to precede, never the root;
+        * **onset order**: the candidates are the alerts from the earliest one up to two
+          windows after the onset (what started together);
+        * **causal direction**: among them, the module that usually causes the others
+          (sentinel, policy, registry, observatory, cost), a specific measurement over a
+          module's plain event count, errors before latency before throughput, then the
+          stronger alert, then the earlier."""
+        step = self.config.step_s
+        peak = max(m.anomaly.anomaly_score for m in members)
+        onset = min(
+            m.anomaly.timestamp.timestamp()
+            for m in members
+            if m.anomaly.anomaly_score >= 0.8 * peak
+        )
+        candidates = [
+            m
+            for m in members
+            if onset - 2 * step <= m.anomaly.timestamp.timestamp() <= onset + 2 * step
+        ]
+        return min(
+            candidates,
+            key=lambda m: (
+                _cause_rank(m),
+                -m.anomaly.anomaly_score,
+                m.anomaly.timestamp,
+            ),
         )
 
     def _root_cause(
@@ -268,7 +304,7 @@ class AnomalyCorrelator:
             ((m.anomaly.timestamp - root_time).total_seconds() for m in members[1:]),
             default=0.0,
         )
-        clarity = 1.0 if lead >= step else 0.6 + 0.4 * lead / step
+        clarity = 1.0 if lead >= step else max(0.3, 0.6 + 0.4 * lead / step)
         links = []
         for member in members[1:]:
             delta_s = (member.anomaly.timestamp - root_time).total_seconds()
@@ -277,7 +313,9 @@ class AnomalyCorrelator:
                     from_event_id=root.anomaly.event_id,
                     to_event_id=member.anomaly.event_id,
                     relationship=(
-                        CausalRelationship.DIRECT_CAUSE
+                        CausalRelationship.CORRELATION  # before the root: not its effect
+                        if delta_s < 0
+                        else CausalRelationship.DIRECT_CAUSE
                         if delta_s <= 2 * step
                         else CausalRelationship.INDIRECT_CAUSE
                     ),

@@ -294,7 +294,8 @@ class MetricDetectors:
                 cfg.alert_score, cfg.critical_score, cfg.refractory, cfg.cooldown
             )
         tracker.tick()
-        probability = min(1.0, family.probability(value) * size / cfg.reference_step)
+        unit = _unit(metric, isinstance(metric.values, CounterValues))
+        probability = min(1.0, family.probability(value, unit) * size / cfg.reference_step)
         score = score_from_probability(probability, cfg.decades)
         phase = tracker.observe(scored.timestamp, score)
         if not tracker.disturbed:  # young members are the family's normal too

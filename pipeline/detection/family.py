@@ -55,9 +55,12 @@ class FamilyPrior:
         self._filled = min(self._filled + 1, self.memory)
         self._stale = True
 
-    def probability(self, value: float) -> float:
+    def probability(self, value: float, unit: float = 0.0) -> float:
         """P(a member's value is at least this far above the family); 1.0 when the family
-        is too young or the value is not above its center."""
+        is too young or the value is not above its center. ``unit`` > 0: the values are
+        totals of events (as in the series detector), so a value is also judged against
+        the Poisson noise of the family's typical total (a count of 3 where siblings
+        count 1 is not news, however alike the siblings are)."""
         if not self.ready or not value > 0:
             return 1.0
         if self._stale:
@@ -67,6 +70,9 @@ class FamilyPrior:
             self._spread = max(1.4826 * mad, self.min_spread)
             self._stale = False
         z = (math.log(value) - self._center) / self._spread
+        if unit > 0:
+            typical = math.exp(self._center)
+            z = min(z, (value - typical) / math.sqrt(max(typical, unit) * unit))
         return 1.0 if z <= 0 else nominal_probability(z)
 
     def center(self) -> float:
