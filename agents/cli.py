@@ -209,11 +209,34 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from pipeline.evaluation import evaluate, format_summary
+    from pipeline.scenarios import INCIDENT_KINDS
 
     seeds = [int(s) for s in args.seeds.split(",")]
-    print(f"hub evaluate: {len(seeds)} seeds x {args.days:g} days, plus as many "
+    kinds = tuple(k for k in args.incidents.split(",") if k) or INCIDENT_KINDS
+    unknown = sorted(set(kinds) - set(INCIDENT_KINDS))
+    if unknown:
+        print(f"hub evaluate: unknown incidents {unknown}; known: {INCIDENT_KINDS}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.live:
+        from agents.evaluate_live import evaluate_live
+
+        days = 0.7 if args.days is None else args.days
+        quiet = 0.15 if args.quiet_days is None else args.quiet_days
+        print(f"hub evaluate --live: {len(seeds)} seeds x {days:g} days through Kafka and a "
+              "worker ...", file=sys.stderr)  # fmt: skip
+        try:
+            summary = evaluate_live(seeds, days, quiet, kinds)
+        except ValueError as exc:
+            print(f"hub evaluate --live: {exc}", file=sys.stderr)
+            return 2
+        print(format_summary(summary))
+        return 0
+    days = 2.0 if args.days is None else args.days
+    quiet = 1.0 if args.quiet_days is None else args.quiet_days
+    print(f"hub evaluate: {len(seeds)} seeds x {days:g} days, plus as many "
           "incident-free runs ...", file=sys.stderr)  # fmt: skip
-    print(format_summary(evaluate(seeds, days=args.days)))
+    print(format_summary(evaluate(seeds, days=days, quiet_days=quiet, kinds=kinds)))
     return 0
 
 
@@ -451,7 +474,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="score detection and root cause on scenarios")
     evaluate.add_argument("--seeds", default="101,102,103,104,105")
-    evaluate.add_argument("--days", type=float, default=2.0)
+    evaluate.add_argument("--days", type=float, default=None, help="2 offline, 0.7 live")
+    evaluate.add_argument(
+        "--live",
+        action="store_true",
+        help="produce each scenario's events through Kafka into a real worker and score what "
+        "it publishes (needs Kafka: make infra-up)",
+    )
+    evaluate.add_argument(
+        "--quiet-days",
+        type=float,
+        default=None,
+        help="incident-free warm-up (1 offline, 0.15 live)",
+    )
+    evaluate.add_argument("--incidents", default="", help="comma-separated kinds (default: all)")
     evaluate.set_defaults(func=_cmd_evaluate)
 
     bench = sub.add_parser("bench", help="throughput, accuracy and delay vs. peers, one run")

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from agents import detect_checkpoint
 from agents.app import app, catalogue, settings
 from agents.committed_consumer import commit_offsets, read_to_end, run_committed
@@ -30,7 +32,7 @@ from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig
 from pipeline.metric_detection import Alert, MetricDetectors, Phase
 from pipeline.models.metrics import AggregatedMetric, HistogramMetric, TimeWindow
 from pipeline.rules import DEFAULT_RULES_FILE, RuleEngine, load_rules, rule_name
-from pipeline.topics import SOURCE_HEADER
+from pipeline.topics import RAISED_HEADER, SOURCE_HEADER, TAGS_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +242,13 @@ def _label(alert: Alert) -> bytes:
 
 async def _publish(alert: Alert) -> list[Any]:
     """The alert (phase in the ``hub.episode`` header), and its incident if it completes one."""
-    headers = [("hub.episode", alert.phase.value.encode()), ("hub.window", _label(alert))]
+    headers = [
+        ("hub.episode", alert.phase.value.encode()),
+        ("hub.window", _label(alert)),
+        (TAGS_HEADER, orjson.dumps(dict(alert.key[1]))),
+    ]
+    if alert.raised_at is not None:
+        headers.append((RAISED_HEADER, alert.raised_at.isoformat().encode()))
     rule = rule_name(alert)
     if rule is not None:
         headers.append(("hub.rule", rule.encode()))

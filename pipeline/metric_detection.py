@@ -273,35 +273,36 @@ class MetricDetectors:
         young: bool,
         detector: SeriesDetector,
     ) -> Scored:
-        """A series in its warm-up is scored by its family (same metric, window and module,
-        any tags); every member teaches the family its normal values."""
+        """A counter series born after its family had a history is scored by the family
+        (same metric, window and module, any tags) while it warms up; every member teaches
+        the family its normal values."""
+        if not isinstance(metric.values, CounterValues):
+            return scored
+        cfg = self.config
         family = self._families.setdefault(
             (key[0], key[1], metric.tags.get("source_module", "")), FamilyPrior()
         )
         tracker = self._young.get(key)
-        if not young:
-            if not detector.disturbed and scored.point_score < self.config.alert_score:
-                family.learn(value)
-            if tracker is None:
-                return scored
-            del self._young[key]  # the series' own history takes over
-            if not tracker.open or scored.episode_start:
-                return scored
-            return replace(scored, episode_end=True, phase=ENDED)
-        cfg = self.config
-        if tracker is None:
+        if tracker is None and young and detector.points == 1 and family.ready:
             tracker = self._young[key] = EpisodeTracker(
                 cfg.alert_score, cfg.critical_score, cfg.refractory, cfg.cooldown
             )
+        if tracker is None:  # warmed up, or born with its family: its own detector judges
+            if not detector.disturbed and scored.point_score < cfg.alert_score:
+                family.learn(value)
+            return scored
+        if not young:  # the series' own history takes over
+            del self._young[key]
+            if not tracker.open or scored.episode_start:
+                return scored
+            return replace(scored, episode_end=True, phase=ENDED)
         tracker.tick()
-        unit = _unit(metric, isinstance(metric.values, CounterValues))
+        unit = _unit(metric, counter=True)
         probability = min(1.0, family.probability(value, unit) * size / cfg.reference_step)
         score = score_from_probability(probability, cfg.decades)
         phase = tracker.observe(scored.timestamp, score)
-        if not tracker.disturbed:  # young members are the family's normal too
+        if not tracker.disturbed:  # its normal values are the family's too
             family.learn(value)
-        if not family.ready:
-            return scored
         raised = phase in (STARTED, ESCALATED)
         baseline = family.center()
         return Scored(

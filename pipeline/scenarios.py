@@ -77,6 +77,21 @@ def latency_series(model: str) -> SeriesId:
     return ("llm_latency.total_latency_ms.p95", _tags("llm-observatory", model_id=model))
 
 
+LATENCY_FIELDS_DERIVED = ("ttft_ms", "processing_time_ms", "tokens_per_second")
+"""Fields of a latency event derived from its total (the simulator scales them with it)."""
+
+
+def latency_consequences(model: str) -> tuple[SeriesId, ...]:
+    """Every other series a change of the model's total latency moves: the derived fields'
+    p95, median and histogram."""
+    tags = _tags("llm-observatory", model_id=model)
+    return tuple(
+        (f"llm_latency.{field}.{stat}", tags)
+        for field in LATENCY_FIELDS_DERIVED
+        for stat in ("p95", "p50", "distribution")
+    )
+
+
 def median_series(model: str) -> SeriesId:
     """Where a slow drift of the model's latency is alerted (its median's CUSUM)."""
     return ("llm_latency.total_latency_ms.p50", _tags("llm-observatory", model_id=model))
@@ -204,12 +219,14 @@ class Scenario:
     ) -> IncidentLabel:
         model = MODELS[int(rng.integers(0, len(MODELS)))].model_id
         if kind == "prompt_injection":
-            latency = (latency_series(model), median_series(model))
+            latency = (latency_series(model), median_series(model), *latency_consequences(model))
             affected = (THREATS, *latency, spend_series(model), VIOLATIONS)
             return IncidentLabel(kind, start, end, THREATS, affected)
         if kind == "provider_outage":
             model = "claude-3-haiku"
-            affected = (error_series(model), latency_series(model), median_series(model))
+            failed = ("llm_errors.failed_requests.p95", error_series(model)[1])
+            latency = (latency_series(model), median_series(model), *latency_consequences(model))
+            affected = (error_series(model), failed, *latency)
             return IncidentLabel(kind, start, end, error_series(model), affected)
         if kind == "runaway_tenant":
             tenant = TENANTS[int(rng.integers(0, len(TENANTS)))]
@@ -219,9 +236,11 @@ class Scenario:
             spread = spread_series(model)
             # half 40 % faster, half 40 % slower: the median moves too (by about -8 %)
             affected = (spread, latency_series(model), median_series(model))
+            affected += latency_consequences(model)
             return IncidentLabel(kind, start, end, spread, affected)
         series = median_series(model)  # latency_drift: every quantile moves, the median first
-        return IncidentLabel(kind, start, end, series, (series, latency_series(model)))
+        affected = (series, latency_series(model), *latency_consequences(model))
+        return IncidentLabel(kind, start, end, series, affected)
 
     # ------------------------------------------------------------------ traffic
     def traffic(self) -> Iterator[MinuteTraffic]:

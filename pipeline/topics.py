@@ -130,3 +130,11 @@ SOURCE_HEADER = "hub.source"
 """Kafka header on each window result: the ``hub.points`` partition that aggregated it.
 Silences are judged per source (an empty window is proven only by that partition's
 later results), so a partition that lags in a catch-up silences nothing."""
+
+TAGS_HEADER = "hub.tags"
+"""Kafka header on each anomaly record: the alerted series' tags as a JSON object (the
+wire format's AnomalyEvent names the metric, not which of its series)."""
+
+RAISED_HEADER = "hub.raised_at"
+"""Kafka header on an anomaly record: the window whose result raised it (the event's
+``timestamp`` is the episode's first window; an episode may be raised a window later)."""

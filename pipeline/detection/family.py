@@ -1,16 +1,17 @@
 """A new series is judged by what its siblings usually show, until it has a history.
 
 A series' own detector says nothing in its warm-up (150 points). A tenant's first-ever
-burst of prompt-injection threats, a new model's first slow minutes, a series that
-only exists because an incident created its tag combination: all of them would be
-invisible for hours. Their *family* (same metric, window and module, any tags) has a
-history: ``FamilyPrior`` keeps the last ``memory`` positive values its warmed-up
-members showed in normal times, and scores a young member's value by how far above
-the family it is, in the family's own robust spread of log-values (a multiplicative
-scale: counts, latencies and spend grow by factors). The tail probability is the
-nominal one of every detector here (Laplace, unit variance), upward only (a young
-series that is lower than its siblings is not news), times the same rate factor as
-the series detector's (points per 5 minutes).
+burst of prompt-injection threats, a series that only exists because an incident
+created its tag combination: both would be invisible for hours. Their *family* (same
+counted metric, window and module, any tags) has a history: ``FamilyPrior`` keeps the
+last ``memory`` positive values its members showed in normal times, and scores a
+young member's count by how far above the family it is, in the family's own robust
+spread of log-values and in Poisson noise (the smaller of the two z), once it is
+above what siblings reach 1 % of the time. The tail probability is the nominal one of
+every detector here (Laplace, unit variance), upward only, times the same rate factor
+as the series detector's (points per 5 minutes). Only counts: latencies and gauges of
+siblings differ by design (models, regions), and a new one is not news for being
+faster or slower than the others.
 """
 
 from __future__ import annotations
@@ -31,11 +32,15 @@ class FamilyPrior:
     min_spread: float = 0.05
     """Floor of the log spread (5 %): siblings that all read the same are not infinitely
     sure of it."""
+    top_quantile: float = 0.99
+    """A young member is news only above what its siblings reach this often: siblings
+    differ in level (a busy tenant, a quiet one), and a new one may be either."""
     _values: np.ndarray = field(default_factory=lambda: np.zeros(0))
     _next: int = 0
     _filled: int = 0
     _center: float = 0.0
     _spread: float = 0.0
+    _top: float = 0.0
     _stale: bool = True
 
     def __post_init__(self) -> None:
@@ -68,7 +73,10 @@ class FamilyPrior:
             self._center = float(np.median(logs))
             mad = float(np.median(np.abs(logs - self._center)))
             self._spread = max(1.4826 * mad, self.min_spread)
+            self._top = float(np.quantile(logs, self.top_quantile))
             self._stale = False
+        if math.log(value) <= self._top:
+            return 1.0  # within what siblings reach: whatever its level, not news
         z = (math.log(value) - self._center) / self._spread
         if unit > 0:
             typical = math.exp(self._center)
