@@ -241,6 +241,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.detector:
+        from agents.bench.detector_bench import run_detector_bench
+
+        result = run_detector_bench(series=args.detector_series)
+        print(
+            f"| detector | points/s | µs a point |\n|---|---:|---:|\n"
+            f"| one series | {result['one_series_points_per_s']:.0f} | "
+            f"{1e6 / result['one_series_points_per_s']:.0f} |\n"
+            f"| {result['many_series']} series, round-robin | "
+            f"{result['many_series_points_per_s']:.0f} | "
+            f"{1e6 / result['many_series_points_per_s']:.0f} |\n\n"
+            f"ratio {result['ratio_many_to_one']:.2f}; "
+            f"{result['bytes_per_series'] / 1024:.0f} KiB per series (tracemalloc)"
+        )
+        return 0
     from agents.bench.command import run_bench
     from agents.settings import load_settings
 
@@ -503,6 +518,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--live-seconds", type=float, default=75.0, help="0 skips the delay run")
     bench.add_argument("--no-peers", action="store_true", help="skip Faust/Quix/raw peers")
     bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument(
+        "--detector", action="store_true", help="only the series detector's cost (no Kafka)"
+    )
+    bench.add_argument("--detector-series", type=int, default=10_000)
     bench.set_defaults(func=_cmd_bench)
 
     worker = sub.add_parser("worker", help="run the stream-processing worker (Faust)")

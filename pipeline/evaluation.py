@@ -15,10 +15,10 @@ raised with the labels:
   **delay** is the window whose result *raised* its first alert minus the
   incident's first window (an episode is dated at its first alerting window,
   but is only raised once confirmed);
-* its **root cause is correct** when the root of the last correlation holding one
-  of its alerts is an alert on the labelled root series; an incident whose
-  alerts formed no correlation counts as correct when its first alert is on the
-  root series;
+* its **root cause is correct** when the root of the correlation holding most of
+  its alerts (the latest such) is an alert on the labelled root series (or one the
+  label names as the same cause); an incident whose alerts formed no correlation
+  counts as correct when its first alert is on the root series;
 * **precision** = alerts that belong to an incident / all alerts; **recall** =
   detected incidents / incidents; false critical alerts (score ≥ 0.8) are
   counted per simulated day on incident-free scenarios.
@@ -164,14 +164,20 @@ def _root_correct(
     correlations: list[AnomalyCorrelation],
     by_id: dict[object, Raised],
 ) -> bool:
+    """The root of the correlation that holds most of the incident's alerts (the latest
+    such, as it grew) is on the labelled root series."""
+    roots = (label.root_cause, *label.also_root)
     ids = {alert.event.event_id for alert in mine}
-    holding = [c for c in correlations if ids & {a.event_id for a in c.anomalies}]
+    holding = [
+        (len(ids & {a.event_id for a in c.anomalies}), i, c) for i, c in enumerate(correlations)
+    ]
+    holding = [h for h in holding if h[0]]
     if not holding:  # a lone alert: it is its own root
-        return _matches(_series(mine[0]), label.root_cause)
-    root = holding[-1].root_cause
+        return any(_matches(_series(mine[0]), root) for root in roots)
+    root = max(holding, key=lambda h: (h[0], h[1]))[2].root_cause
     if root is None or root.root_event_id not in by_id:
         return False
-    return _matches(_series(by_id[root.root_event_id]), label.root_cause)
+    return any(_matches(_series(by_id[root.root_event_id]), r) for r in roots)
 
 
 @dataclass(slots=True)

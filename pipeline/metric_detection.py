@@ -283,7 +283,10 @@ class MetricDetectors:
             (key[0], key[1], metric.tags.get("source_module", "")), FamilyPrior()
         )
         tracker = self._young.get(key)
-        if tracker is None and young and detector.points == 1 and family.ready:
+        born_late = detector.points == 1 and family.born_after_history(
+            scored.timestamp, cfg.warmup * size
+        )
+        if tracker is None and young and born_late and family.ready:
             tracker = self._young[key] = EpisodeTracker(
                 cfg.alert_score, cfg.critical_score, cfg.refractory, cfg.cooldown
             )

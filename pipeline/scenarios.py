@@ -133,6 +133,9 @@ class IncidentLabel:
     end: float
     root_cause: SeriesId
     affected: tuple[SeriesId, ...]
+    also_root: tuple[SeriesId, ...] = ()
+    """Series that name the same cause as well (a runaway tenant: its requests, whose
+    spend follows); a root on one of them is correct too."""
 
     def to_json(self) -> dict[str, object]:
         def series(s: SeriesId) -> dict[str, object]:
@@ -231,7 +234,8 @@ class Scenario:
         if kind == "runaway_tenant":
             tenant = TENANTS[int(rng.integers(0, len(TENANTS)))]
             series = tenant_spend_series(tenant)
-            return IncidentLabel(kind, start, end, series, (series,))
+            requests = ("cost_api.request_count", series[1])  # its requests are the cause
+            return IncidentLabel(kind, start, end, series, (series, requests), (requests,))
         if kind == "rollout_shift":
             spread = spread_series(model)
             # half 40 % faster, half 40 % slower: the median moves too (by about -8 %)

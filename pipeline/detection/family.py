@@ -42,6 +42,9 @@ class FamilyPrior:
     _spread: float = 0.0
     _top: float = 0.0
     _stale: bool = True
+    since: float | None = None
+    """Event time of the family's first value: a member first seen more than its warm-up
+    later was born after the family had a history (in event time, not read order)."""
 
     def __post_init__(self) -> None:
         if not len(self._values):
@@ -51,8 +54,15 @@ class FamilyPrior:
     def ready(self) -> bool:
         return self._filled >= self.min_values
 
+    def born_after_history(self, timestamp: float, history_s: float) -> bool:
+        """Does a member first seen at ``timestamp`` come after the family's history?"""
+        if self.since is None or timestamp < self.since:
+            self.since = timestamp
+            return False
+        return timestamp - self.since >= history_s
+
     def learn(self, value: float) -> None:
-        """A normal value of a warmed-up member (positive values only)."""
+        """A normal value of a member (positive values only)."""
         if not value > 0 or not math.isfinite(value):
             return
         self._values[self._next] = math.log(value)

@@ -7,11 +7,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from statistics import median
 
 import numpy as np
 
 DAY_S = 86_400.0
 WEEK_S = 7 * DAY_S
+
+
+def median_of(values: np.ndarray) -> float:
+    """np.median of a 1-d array, by partition (np.median's own checks cost ~20 µs a call,
+    and every point computes several)."""
+    n = len(values)
+    half = n // 2
+    if n % 2:
+        return float(np.partition(values, half)[half])
+    low, high = np.partition(values, (half - 1, half))[half - 1 : half + 1]
+    return (float(low) + float(high)) / 2.0
 
 
 @dataclass(slots=True)
@@ -20,26 +32,24 @@ class RecentLevel:
     half as many points; one outlier cannot move it."""
 
     points: int = 15
-    _values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _values: list[float] = field(default_factory=list)
     _next: int = 0
-    _filled: int = 0
-
-    def __post_init__(self) -> None:
-        self._values = np.zeros(self.points)
 
     @property
     def ready(self) -> bool:
-        return self._filled >= self.points
+        return len(self._values) >= self.points
 
     def predict(self, timestamp: float) -> float | None:
         if not self.ready:
             return None
-        return float(np.median(self._values))
+        return median(self._values)
 
     def add(self, timestamp: float, value: float, anomalous: bool = False) -> None:
-        self._values[self._next] = value
+        if len(self._values) < self.points:
+            self._values.append(value)
+        else:
+            self._values[self._next] = value
         self._next = (self._next + 1) % self.points
-        self._filled = min(self._filled + 1, self.points)
 
 
 @dataclass(slots=True)
@@ -58,7 +68,7 @@ class SeasonalProfile:
     _width: float = 0.0
     _values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     _filled: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
-    _last: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _last: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     """Per slot: the period index of its last value (one value per slot and period)."""
 
     def __post_init__(self) -> None:
@@ -66,7 +76,7 @@ class SeasonalProfile:
         slots = math.ceil(self.period / self._width)
         self._values = np.zeros((slots, self.cycles), dtype=np.float32)
         self._filled = np.zeros(slots, dtype=np.int8)
-        self._last = np.full(slots, -1.0)
+        self._last = np.full(slots, -1, dtype=np.int32)
 
     def _slot(self, timestamp: float) -> int:
         return min(int((timestamp % self.period) // self._width), len(self._filled) - 1)
@@ -75,7 +85,9 @@ class SeasonalProfile:
         filled = int(self._filled[slot])
         if filled < self.min_cycles:
             return None
-        return float(np.median(self._values[slot, :filled]))
+        row = sorted(float(v) for v in self._values[slot, :filled])
+        middle = filled // 2
+        return row[middle] if filled % 2 else (row[middle - 1] + row[middle]) / 2.0
 
     def shift(self, delta: float) -> None:
         """The series moved to a new level for good: so does every stored value."""
@@ -88,7 +100,7 @@ class SeasonalProfile:
         slot = self._slot(timestamp)
         if anomalous and self._filled[slot] > 0:
             return
-        cycle = timestamp // self.period
+        cycle = int(timestamp // self.period)
         row = self._values[slot]
         filled = int(self._filled[slot])
         if self._last[slot] == cycle and filled:  # a coarse slot: keep the latest value

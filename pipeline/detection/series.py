@@ -54,7 +54,13 @@ from statistics import median
 import numpy as np
 
 from pipeline.detection.episodes import ENDED, ESCALATED, STARTED, EpisodeTracker
-from pipeline.detection.predictors import DAY_S, WEEK_S, RecentLevel, SeasonalProfile
+from pipeline.detection.predictors import (
+    DAY_S,
+    WEEK_S,
+    RecentLevel,
+    SeasonalProfile,
+    median_of,
+)
 from pipeline.detection.scoring import CRITICAL_SCORE, DECADES, Scored, score_from_probability
 from pipeline.detection.tail import TailModel
 from pipeline.models.correlation import AnomalyType
@@ -90,11 +96,34 @@ class DetectorConfig:
 
 
 @dataclass(slots=True)
+class _Residuals:
+    """The last ``size`` residuals of a predictor (a ring of float64)."""
+
+    size: int
+    _values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        if not len(self._values):
+            self._values = np.zeros(self.size)
+
+    def append(self, residual: float) -> None:
+        self._values[self.count % self.size] = residual
+        self.count += 1
+
+    def __len__(self) -> int:
+        return min(self.count, self.size)
+
+    def values(self) -> np.ndarray:
+        return self._values[: len(self)]
+
+
+@dataclass(slots=True)
 class _Predictor:
     model: RecentLevel | SeasonalProfile
+    residuals: _Residuals
     error: float = 0.0
     errors: int = 0
-    residuals: deque[float] = field(default_factory=deque)
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=15))
     """Its last residuals, learning or not (what a rebase moves it by)."""
 
@@ -125,7 +154,9 @@ class SeriesDetector:
                 cfg.alert_score, cfg.critical_score, cfg.refractory, cfg.cooldown
             )
         if not self._predictors:
-            self._predictors = [_Predictor(RecentLevel(self.config.level_points))]
+            self._predictors = [
+                _Predictor(RecentLevel(cfg.level_points), _Residuals(cfg.spread_points))
+            ]
         if not self._tails:
             self._tails = [
                 TailModel(cfg.history, cfg.tail_quantile, cfg.precedent, cfg.precedent_recall)
@@ -261,7 +292,7 @@ class SeriesDetector:
             recent = list(predictor.recent)
             if len(recent) < 5:
                 continue
-            shift = float(np.median(recent))
+            shift = median(recent)
             if all(r > 0 for r in recent) or all(r < 0 for r in recent):
                 assert isinstance(predictor.model, SeasonalProfile)
                 predictor.model.shift(shift)
@@ -278,13 +309,13 @@ class SeriesDetector:
         return self.config.reference_step / median(self._gaps)
 
     def _spread(self, predictor: _Predictor) -> float:
-        values = np.fromiter(predictor.residuals, float, len(predictor.residuals))
-        mad = float(np.median(np.abs(values - np.median(values))))
+        values = predictor.residuals.values()
+        mad = median_of(np.abs(values - median_of(values)))
         spread = max(1.4826 * mad, self._resolution, 1e-12)
         if mad == 0.0:
             moved = np.abs(values[values != 0.0])
             if len(moved):
-                spread = max(spread, self.config.moved_floor * float(np.median(moved)))
+                spread = max(spread, self.config.moved_floor * median_of(moved))
         return spread
 
     def _choose_predictor(self, predictions: list[float | None]) -> None:
@@ -312,8 +343,6 @@ class SeriesDetector:
 
     def _remember(self, predictor: _Predictor, residual: float) -> None:
         predictor.residuals.append(residual)
-        if len(predictor.residuals) > self.config.spread_points:
-            predictor.residuals.popleft()
 
     def _record_error(self, predictor: _Predictor, error: float) -> None:
         predictor.errors += 1
@@ -335,4 +364,6 @@ class SeriesDetector:
             for period in (DAY_S, WEEK_S):
                 if period / self._step >= 10:
                     profile = SeasonalProfile(period, self._step, min_cycles=1)
-                    self._predictors.append(_Predictor(profile))
+                    self._predictors.append(
+                        _Predictor(profile, _Residuals(self.config.spread_points))
+                    )

@@ -108,12 +108,13 @@ class TailModel:
         if half < _LOW or spread <= self.degenerate * max(edge, _LOW):
             return nominal_probability(value)
         fitted = bulk * math.exp(-(value - edge) / spread)
-        if self.precedent:
-            horizon = self.memory * self.recall
+        horizon = self.memory * self.recall
+        window = min(self.count, horizon)
+        most = (len(self._extremes) - self.precedent + 1) / (window + 1)
+        if self.precedent and most > fitted:  # else no count of precedents could matter
             oldest = self.count - horizon
             seen = sum(1 for n, earlier in self._extremes if earlier >= value and n > oldest)
             if seen >= self.precedent:
-                window = min(self.count, horizon)
                 fitted = max(fitted, (seen - self.precedent + 1) / (window + 1))
         if self.count < self.trusted_after:
             return max(fitted, nominal_probability(value))
