@@ -135,7 +135,8 @@ class IncidentLabel:
     affected: tuple[SeriesId, ...]
     also_root: tuple[SeriesId, ...] = ()
     """Series that name the same cause as well (a runaway tenant: its requests, whose
-    spend follows); a root on one of them is correct too."""
+    spend follows; a model's latency drift or rollout: the same statistic of the fields
+    derived from its total latency); a root on one of them is correct too."""
 
     def to_json(self) -> dict[str, object]:
         def series(s: SeriesId) -> dict[str, object]:
@@ -241,10 +242,12 @@ class Scenario:
             # half 40 % faster, half 40 % slower: the median moves too (by about -8 %)
             affected = (spread, latency_series(model), median_series(model))
             affected += latency_consequences(model)
-            return IncidentLabel(kind, start, end, spread, affected)
+            same = tuple(s for s in latency_consequences(model) if s[0].endswith(".distribution"))
+            return IncidentLabel(kind, start, end, spread, affected, same)
         series = median_series(model)  # latency_drift: every quantile moves, the median first
         affected = (series, latency_series(model), *latency_consequences(model))
-        return IncidentLabel(kind, start, end, series, affected)
+        same = tuple(s for s in latency_consequences(model) if s[0].endswith(".p50"))
+        return IncidentLabel(kind, start, end, series, affected, same)
 
     # ------------------------------------------------------------------ traffic
     def traffic(self) -> Iterator[MinuteTraffic]:

@@ -135,6 +135,7 @@ class SeriesDetector:
     _predictors: list[_Predictor] = field(default_factory=list)
     _best: int = 0
     _z: deque[float] = field(default_factory=deque)
+    """The last standardized residuals (as many as the longest run)."""
     _tails: list[TailModel] = field(default_factory=list)
     _step: float | None = None
     _last_time: float | None = None
@@ -143,9 +144,11 @@ class SeriesDetector:
     _episodes: EpisodeTracker | None = None
     _unit: float = 0.0
     _surprise: float = 0.0
+    """−log10 of the tail probability of the last point's own residual, uncapped: what
+    a rise above an episode's peak is judged on (the runs' statistics grow for as long
+    as a shift lasts; a point's own rarity does not)."""
     _gaps: deque[float] = field(default_factory=lambda: deque(maxlen=31))
     """The last gaps between points: their median is the series' spacing."""
-    """−log10 of the last point's tail probability, uncapped."""
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -157,6 +160,8 @@ class SeriesDetector:
             self._predictors = [
                 _Predictor(RecentLevel(cfg.level_points), _Residuals(cfg.spread_points))
             ]
+        if self._z.maxlen is None:
+            self._z = deque(self._z, maxlen=max(cfg.runs))
         if not self._tails:
             self._tails = [
                 TailModel(cfg.history, cfg.tail_quantile, cfg.precedent, cfg.precedent_recall)
@@ -204,7 +209,6 @@ class SeriesDetector:
         if learn or phase == STARTED:
             for tail, statistic in zip(self._tails, statistics, strict=False):
                 tail.add(statistic)
-
         if learn:
             self._learn_errors(value, predictions)
         raised = phase in (STARTED, ESCALATED)
