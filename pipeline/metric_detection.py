@@ -202,8 +202,8 @@ class MetricDetectors:
     """Per duration series: the latest window start whose result is in."""
     _waiting: dict[DetectorKey, deque[tuple[float, HistogramMetric]]] = field(default_factory=dict)
     """(window start, histogram) read before their window's result (``observe_histogram``)."""
-    _families: dict[tuple[str, str, str], FamilyPrior] = field(default_factory=dict)
-    """(metric name as alerted, window, module) -> its members' normal values."""
+    _families: dict[tuple[str, str, str, str], FamilyPrior] = field(default_factory=dict)
+    """(metric name as alerted, window, module, environment) -> its members' values."""
     _young: dict[DetectorKey, EpisodeTracker] = field(default_factory=dict)
     """Episodes of series in their warm-up, scored by their family."""
     keep_points: bool = False
@@ -274,13 +274,16 @@ class MetricDetectors:
         detector: SeriesDetector,
     ) -> Scored:
         """A counter series born after its family had a history is scored by the family
-        (same metric, window and module, any tags) while it warms up; every member teaches
+        (same metric, window, module and environment; any other tags) while it warms up,
+        if the family has members enough to say what siblings do; every member teaches
         the family its normal values."""
         if not isinstance(metric.values, CounterValues):
             return scored
         cfg = self.config
+        tags = metric.tags
         family = self._families.setdefault(
-            (key[0], key[1], metric.tags.get("source_module", "")), FamilyPrior()
+            (key[0], key[1], tags.get("source_module", ""), tags.get("environment", "")),
+            FamilyPrior(),
         )
         tracker = self._young.get(key)
         born_late = detector.points == 1 and family.born_after_history(

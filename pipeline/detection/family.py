@@ -3,7 +3,8 @@
 A series' own detector says nothing in its warm-up (150 points). A tenant's first-ever
 burst of prompt-injection threats, a series that only exists because an incident
 created its tag combination: both would be invisible for hours. Their *family* (same
-counted metric, window and module, any tags) has a history: ``FamilyPrior`` keeps the
+counted metric, window, module and environment, any other tags; three members or
+more) has a history: ``FamilyPrior`` keeps the
 last ``memory`` positive values its members showed in normal times, and scores a
 young member's count by how far above the family it is, in the family's own robust
 spread of log-values and in Poisson noise (the smaller of the two z), once it is
@@ -42,6 +43,9 @@ class FamilyPrior:
     _spread: float = 0.0
     _top: float = 0.0
     _stale: bool = True
+    members: int = 0
+    """Series that have joined (a family of one or two says little about siblings)."""
+    min_members: int = 3
     since: float | None = None
     """Event time of the family's first value: a member first seen more than its warm-up
     later was born after the family had a history (in event time, not read order)."""
@@ -55,11 +59,13 @@ class FamilyPrior:
         return self._filled >= self.min_values
 
     def born_after_history(self, timestamp: float, history_s: float) -> bool:
-        """Does a member first seen at ``timestamp`` come after the family's history?"""
+        """A new member, first seen at ``timestamp``: does it come after the family's
+        history (in event time), among members enough to judge it?"""
+        self.members += 1
         if self.since is None or timestamp < self.since:
             self.since = timestamp
             return False
-        return timestamp - self.since >= history_s
+        return timestamp - self.since >= history_s and self.members > self.min_members
 
     def learn(self, value: float) -> None:
         """A normal value of a member (positive values only)."""
