@@ -43,9 +43,3 @@ app = faust.App(
     broker_heartbeat_interval=3.0,
     autodiscover=False,
 )
-
-# Import the agents so they register on the app.
-from agents import aggregate as _aggregate  # noqa: E402,F401
-from agents import detect as _detect  # noqa: E402,F401
-from agents import health_report as _health_report  # noqa: E402,F401
-from agents import ingest as _ingest  # noqa: E402,F401

@@ -277,8 +277,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         from agents.settings import load_settings
 
         return run_processes(args.processes, args.loglevel, load_settings().data_dir)
-    from agents.app import app
     from agents.processes import BARRIER_ENV, wait_for_peers
+    from agents.worker import app
 
     if os.environ.get(BARRIER_ENV) and not wait_for_peers(os.environ[BARRIER_ENV]):
         print("hub worker: sibling processes did not start within 60 s; starting anyway")
