@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Iterator, MutableMapping
 from typing import Any
@@ -23,11 +24,12 @@ from agents.counters import COUNTERS
 from agents.ingest import POINTS_SPEC, points_topic
 from agents.ordering import admit
 from pipeline.aggregates import parse_windows, result_metric
+from pipeline.detect_stage import family_key
 from pipeline.engine import EngineConfig, PartitionEngine, StepOutput
 from pipeline.histograms import HISTOGRAM_BOUNDS, histogram_metric
 from pipeline.normalize import GAUGE_FIELDS
 from pipeline.point_batches import Heartbeat, decode_points_message
-from pipeline.topics import SOURCE_HEADER
+from pipeline.topics import KIND_HEADER, SOURCE_HEADER, WINDOW_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,11 @@ histogram_topics = {
     )
     for window in parse_windows("1m,5m,15m,1h,6h,1d,1w,30d")
 }
+DETECT_TOPIC = catalogue.one("detect")
+DETECTED = {w.seconds for w in parse_windows(settings.detect_windows)}
+"""Window sizes whose results also go to the detection topic, keyed by family."""
+_marked: dict[int, float] = {}
+"""Aggregation partition -> the last mark it sent the detection partitions."""
 late_topic = app.topic(catalogue.one("late").name, key_serializer="raw", value_serializer="raw")
 state_table = app.Table(
     "window-state",
@@ -97,7 +104,7 @@ class PartitionStore(MutableMapping[str, bytes]):
         return sum(1 for _ in self)
 
 
-async def _publish(out: StepOutput, partition: int) -> None:
+async def _publish(out: StepOutput, partition: int, closed_through: float) -> None:
     """Send every published result; return once the broker has them all.
 
     Sends go to the producer directly: a Faust ``Topic.send`` costs several times
@@ -113,13 +120,23 @@ async def _publish(out: StepOutput, partition: int) -> None:
         metric = result_metric(result)
         key = result.series_id.encode()
         topic = metric_topics[result.size_s].get_topic_name()
-        futures.append(await send(topic, key, metric.to_wire_bytes(), None, None, source))
+        wire = metric.to_wire_bytes()
+        futures.append(await send(topic, key, wire, None, None, source))
+        if result.size_s in DETECTED:
+            family = family_key(metric.name, metric.window.value, metric.tags)
+            futures.append(await send(DETECT_TOPIC.name, family, wire, None, None, source))
         if result.sketch.complete_buckets is not None:
             with_buckets.append((result, metric, key))
     for result, metric, key in with_buckets:
         histogram = histogram_metric(result, metric.name, metric.tags)
         topic = histogram_topics[result.size_s].get_topic_name()
-        futures.append(await send(topic, key, histogram.to_wire_bytes(), None, None, None))
+        wire = histogram.to_wire_bytes()
+        futures.append(await send(topic, key, wire, None, None, None))
+        if result.size_s in DETECTED:
+            family = family_key(metric.name, metric.window.value, metric.tags)
+            headers = [*source, (KIND_HEADER, b"histogram"),
+                       (WINDOW_HEADER, str(result.size_s).encode())]  # fmt: skip
+            futures.append(await send(DETECT_TOPIC.name, family, wire, None, None, headers))
     for late in out.late:
         futures.append(
             await late_topic.send(
@@ -140,6 +157,7 @@ async def _publish(out: StepOutput, partition: int) -> None:
         )
     if futures:
         await asyncio.gather(*futures)
+    await _mark(partition, closed_through)
     if out.results:
         now = time.time()
         ends = {result.end for result in out.results}
@@ -147,6 +165,25 @@ async def _publish(out: StepOutput, partition: int) -> None:
     COUNTERS.windows_published += len(out.results)
     COUNTERS.late_points += len(out.late)
     COUNTERS.duplicate_batches_skipped += out.duplicate_events
+
+
+async def _mark(partition: int, closed_through: float) -> None:
+    """Tell every detection partition that this partition has published its windows
+    ending by ``closed_through`` (after the results themselves: same producer, so each
+    detection partition reads them first). Sent as the watermark crosses a minute."""
+    if not math.isfinite(closed_through):
+        return
+    minute = math.floor(closed_through / 60.0) * 60.0
+    if minute <= _marked.get(partition, -math.inf):
+        return
+    _marked[partition] = minute
+    value = orjson.dumps(minute)
+    headers = [(SOURCE_HEADER, str(partition).encode()), (KIND_HEADER, b"mark")]
+    futures = [
+        await app.producer.send(DETECT_TOPIC.name, None, value, target, None, headers)
+        for target in range(DETECT_TOPIC.partitions)
+    ]
+    await asyncio.gather(*futures)
 
 
 @app.agent(points_topic)
@@ -178,7 +215,7 @@ async def aggregate(stream):  # type: ignore[no-untyped-def]
         else:
             out = engine.apply(offset, decoded)
         # Publish first, then persist, then ack: a crash can repeat a result, never lose one.
-        await _publish(out, partition)
+        await _publish(out, partition, engine.watermark - CONFIG.grace_s)
         if engines.get(partition) is not engine:
             # Revoked while publishing: the new owner redoes this message from the
             # changelog and the unacked input; writing now would corrupt its state.

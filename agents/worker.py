@@ -6,7 +6,7 @@ them back, so the dependencies point one way: worker -> agents -> app.
 
 from __future__ import annotations
 
-from agents import aggregate, detect, health_report, ingest  # noqa: F401 (they register)
+from agents import aggregate, correlate, detect, health_report, ingest  # noqa: F401 (they register)
 from agents.app import app
 
 __all__ = ["app"]

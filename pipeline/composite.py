@@ -43,6 +43,7 @@ from pipeline.wire.scalars import format_timestamp
 
 __all__ = [
     "COMPLIANCE_WEIGHTED_PERFORMANCE",
+    "COMPOSITE_INPUTS",
     "COMPOSITE_NAMES",
     "COMPOSITE_PREFIX",
     "COST_PER_REQUEST",
@@ -99,7 +100,7 @@ _API_REQUESTS = "cost_api.request_count"
 _THREATS = "security_threats.count"
 _BUDGET = "cost_budget.spend_percent"
 _COMPLIANCE = "governance_compliance.score"
-_INPUTS = frozenset(
+COMPOSITE_INPUTS = _INPUTS = frozenset(
     {
         _LATENCY,
         _ERR_TOTAL,
@@ -154,7 +155,7 @@ class CompositeConfig:
     """Full marks of ``governance_compliance.score`` (the producers report 0-100)."""
     include_resource_cost: bool = False
     """Add ``cost_resources.cost_usd`` to spend (metering cadence, not per request)."""
-    health_weights: Mapping[str, float] = field(default_factory=lambda: HEALTH_WEIGHTS)
+    health_weights: Mapping[str, float] = field(default_factory=lambda: dict(HEALTH_WEIGHTS))
     max_open_groups: int = 4_096
     """Beyond this, the oldest open window is emitted early (counted as forced)."""
     max_tracked_deltas: int = 16_384
@@ -701,6 +702,14 @@ class CompositeBuilder:
                 ):
                     break
                 out.extend(self._close_before(size, window.end_s))
+        return out
+
+    def close_through(self, moment: float) -> list[CompositeResult]:
+        """Emit every window that ended at or before ``moment``: the event-time way to
+        complete them, once every partition that could add an input has closed it."""
+        out: list[CompositeResult] = []
+        for size in sorted(self._open):
+            out.extend(self._close_before(size, moment - size + 1))
         return out
 
     def _force_close_oldest(self) -> list[CompositeResult]:

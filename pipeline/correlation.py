@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -118,6 +119,12 @@ RECOMMENDATIONS: tuple[tuple[str, str], ...] = (
 )
 
 
+def correlation_window_s(window_s: float) -> float:
+    """How far apart alerts of one window size may start and still be one incident:
+    the spec's 10 minutes, or three windows of a longer size."""
+    return max(600.0, 3.0 * window_s)
+
+
 @dataclass(frozen=True, slots=True)
 class CorrelatorConfig:
     window_s: float = 600.0
@@ -192,6 +199,11 @@ class AnomalyCorrelator:
             history[-1] = (timestamp, value)  # a repeated window: keep one value
         else:
             history.append((timestamp, value))
+
+    def recall(self, key: SeriesKey, history: Iterable[tuple[float, float]]) -> None:
+        """A series' recent values as its alert brought them (they replace what was known:
+        they are the series' latest ``history`` windows)."""
+        self._history[key] = deque(history, maxlen=self.config.history)
 
     def add_anomaly(self, key: SeriesKey, anomaly: AnomalyEvent) -> AnomalyCorrelation | None:
         """Place an alert in its incident group; a correlation when the group qualifies."""

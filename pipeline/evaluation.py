@@ -1,8 +1,7 @@
 """Scores the detectors and the correlator against labelled scenarios (docs/EVALUATION.md).
 
-Runs the streaming logic exactly as the detection task does (``MetricDetectors``,
-``silences`` after each window, one ``AnomalyCorrelator`` for 1-minute windows)
-over a :class:`~pipeline.scenarios.Scenario`'s metrics and matches what it
+Runs the worker's detection and correlation stages (:mod:`pipeline.stage_pipeline`)
+over a :class:`~pipeline.scenarios.Scenario`'s metrics and matches what they
 raised with the labels:
 
 * an alert (episode start) **belongs** to an incident when it started between one
@@ -32,12 +31,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig, SeriesKey
+from pipeline.correlation import SeriesKey
 from pipeline.detection.scoring import CRITICAL_SCORE
-from pipeline.metric_detection import Alert, MetricDetectors, Phase
+from pipeline.metric_detection import Phase
 from pipeline.models.correlation import AnomalyCorrelation, AnomalyEvent
-from pipeline.models.metrics import TimeWindow
 from pipeline.scenarios import DAY, INCIDENT_KINDS, MINUTE, IncidentLabel, Scenario, SeriesId
+from pipeline.stage_pipeline import StagePipeline
 
 
 @dataclass(slots=True)
@@ -98,30 +97,22 @@ class Raised(Protocol):
     def raised_at(self) -> datetime | None: ...
 
 
-def run_scenario(scenario: Scenario, tail_windows: int = 5) -> RunResult:
-    """Detect and correlate over the scenario; score against its labels."""
-    detectors = MetricDetectors(keep_points=True)
-    correlator = AnomalyCorrelator(CorrelatorConfig(window_s=600.0, step_s=MINUTE))
-    started: list[Alert] = []
-    correlations: list[AnomalyCorrelation] = []
+def run_scenario(scenario: Scenario, tail_windows: int = 5, partitions: int = 1) -> RunResult:
+    """Detect and correlate over the scenario through the worker's stages (one detection
+    partition by default; the conclusions are the same with more); score against its
+    labels."""
+    stages = StagePipeline(partitions=partitions, with_composites=False)  # no module event counts
     for minute in scenario.traffic():
-        alerts: list[Alert] = []
-        for metric in scenario.metrics(minute):
-            alerts += detectors.observe(metric)
-        for histogram in scenario.histograms(minute):
-            alerts += detectors.observe_histogram(histogram, TimeWindow.one_minute)
-        for point in detectors.take_points():
-            correlator.observe(point.key, point.start, point.value)
-        alerts += detectors.silences()
-        for alert in alerts:
-            if alert.phase is not Phase.STARTED:
-                continue
-            started.append(alert)
-            correlation = correlator.add_anomaly(alert.key, alert.event)
-            if correlation is not None:
-                correlations.append(correlation)
+        metrics = scenario.metrics(minute)
+        end = max(m.window_end.timestamp() for m in metrics) if metrics else None
+        if end is None:
+            continue
+        stages.window(end, metrics, scenario.histograms(minute))
+    started = [alert for alert in stages.alerts if alert.phase is Phase.STARTED]
     days = scenario.minutes * MINUTE / DAY
-    return score_run(scenario.seed, days, scenario.labels, started, correlations, tail_windows)
+    return score_run(
+        scenario.seed, days, scenario.labels, started, stages.correlations, tail_windows
+    )
 
 
 def score_run(

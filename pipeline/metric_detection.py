@@ -474,7 +474,7 @@ class MetricDetectors:
         back_at = metric.window_start
         return [Alert(ended, Phase.ENDED, series, round(size), back_at, back_at)]
 
-    def silences(self) -> list[Alert]:
+    def silences(self, closed_through: float | None = None) -> list[Alert]:
         """Counter series that usually publish every window and stopped: one alert each.
 
         Judged in event time, per source: a series is silent once its own aggregation
@@ -482,11 +482,17 @@ class MetricDetectors:
         its last one, and their expected total is an anomaly by the series' own spread
         (Poisson floor included). A partition that lags behind the others in a catch-up
         silences nothing, and neither does traffic that stopped everywhere (nothing
-        published later proves a window empty).
+        published later proves a window empty). ``closed_through``: judge instead against
+        the moment by which every aggregation partition has closed its windows (the
+        detection stage's watermark), which makes the decision a function of event time.
         """
         alerts = []
         for key, presence in self._presence.items():
-            latest = self._latest.get((presence.source, presence.size))
+            if closed_through is None:
+                latest = self._latest.get((presence.source, presence.size))
+            else:  # every partition closed the windows ending by then
+                latest = math.floor(closed_through / presence.size) * presence.size
+                latest -= presence.size
             if presence.silent or presence.streak < self.silence.min_streak or latest is None:
                 continue
             if latest - presence.last_start < self.silence.windows * presence.size:

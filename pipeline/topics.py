@@ -26,7 +26,11 @@ _ROLES = {
     "dead-letter",
     "late",
     "internal",
+    "detect",
+    "correlate",
     "changelog",
+    "detect-state",
+    "correlate-state",
 }
 _MS_PER_DAY = 86_400_000
 
@@ -127,9 +131,17 @@ def load_catalogue(
 
 
 SOURCE_HEADER = "hub.source"
-"""Kafka header on each window result: the ``hub.points`` partition that aggregated it.
+"""Kafka header on each window result and detection-topic record: the ``hub.points``
+partition that aggregated it (on ``hub.correlate``: the detection partition).
 Silences are judged per source (an empty window is proven only by that partition's
 later results), so a partition that lags in a catch-up silences nothing."""
+
+KIND_HEADER = "hub.kind"
+"""Kafka header on a detection-topic record: ``metric``, ``histogram`` or ``mark`` (a
+mark's value is the moment through which its source partition has closed its windows)."""
+
+WINDOW_HEADER = "hub.window_s"
+"""Kafka header on a histogram of the detection topic: its window's size in seconds."""
 
 TAGS_HEADER = "hub.tags"
 """Kafka header on each anomaly record: the alerted series' tags as a JSON object (the

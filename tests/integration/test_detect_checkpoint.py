@@ -1,7 +1,8 @@
-"""Durable detection state: a restarted worker detects an incident at once, from the
-baseline its predecessor learned (a cold worker would still be warming up: it needs 150
-windows per series before it alerts). Runs in real time: the incident is the next
-minute, so the test takes two to three minutes."""
+"""Durable detection state: a worker killed with SIGKILL and replaced by one on an EMPTY
+data directory detects an incident at once, from the baselines its predecessor learned:
+they come back from the detection stage's state topic on the broker (a cold worker would
+still be warming up: it needs 150 windows per series before it alerts). Runs in real
+time: the incident is the next minute, so the test takes two to three minutes."""
 
 from __future__ import annotations
 
@@ -19,14 +20,21 @@ from tests.integration.harness import Worker, collect, hub, produce_raw, run
 THREAT_METRIC = "security_threats.count"
 
 
-def test_restarted_worker_keeps_its_baselines(kafka_bootstrap: str, hub_env: dict[str, str]):
-    env = hub_env
+def _snapshot_past_start(records: list) -> bool:
+    """A detection state saved after applying some of its input."""
+    return any(r.key == b"manifest" and json.loads(r.value)["applied"] > 0 for r in records)
+
+
+def test_a_worker_on_an_empty_disk_restores_its_baselines_from_the_broker(
+    kafka_bootstrap: str, hub_env: dict[str, str]
+):
+    env = dict(hub_env, HUB_SNAPSHOT_EVERY_S="3")
     prefix = env["HUB_TOPIC_PREFIX"]
     hub(env, "topics", "apply")
-    # The incident starts at the next minute boundary at least 30 s away: its events are
+    # The incident starts at the next minute boundary at least 45 s away: its events are
     # then not late for the second worker (the first one's watermark, restored with its
     # state, follows the wall clock once it has read everything).
-    incident_ts = math.ceil((time.time() + 30) / 60) * 60
+    incident_ts = math.ceil((time.time() + 45) / 60) * 60
     start = incident_ts - 60 * INCIDENT_MINUTE
     events = incident_history(start)
     before = [e for e in events if e.timestamp.timestamp() < incident_ts]
@@ -46,22 +54,25 @@ def test_restarted_worker_keeps_its_baselines(kafka_bootstrap: str, hub_env: dic
         return done
 
     # 1. The quiet minutes: the first worker learns the baselines from all but the
-    # last (still open) minute, then stops before the incident begins.
+    # last (still open) minute, saves its detection state, and is killed before the
+    # incident begins.
     send(before)
     first = Worker(env, "checkpoint-1")
+    state_topic = f"{env['HUB_APP_ID']}-detect-state"
     try:
         run(collect(kafka_bootstrap, prefix + "hub.metrics.1m",
                     window_published(INCIDENT_MINUTE - 2), 150))  # fmt: skip
-        time.sleep(3)  # detection reads the last windows (it polls every 0.5 s)
+        saved = run(collect(kafka_bootstrap, state_topic, _snapshot_past_start, 30))
+        assert _snapshot_past_start(saved), "no detection snapshot in 30 s\n" + first.log_tail()
     finally:
-        first.stop(signal.SIGTERM)
+        first.stop(signal.SIGKILL)
     assert time.time() < incident_ts, "the first worker took too long; the test needs a rerun"
-    checkpoint = Path(env["HUB_DATA_DIR"]) / "detect-checkpoint.pkl"
-    assert checkpoint.exists(), first.log_tail()
 
-    # 2. The incident, read by a new worker process that restores the state.
+    # 2. The incident, read by a new worker on an empty data directory: its detection
+    # state comes from the broker.
     send(after)
-    second = Worker(env, "checkpoint-2")
+    fresh_disk = dict(env, HUB_DATA_DIR=str(Path(env["HUB_DATA_DIR"]).parent / "empty-disk"))
+    second = Worker(fresh_disk, "checkpoint-2")
     try:
 
         def incident_alerted(records: list) -> bool:
@@ -78,8 +89,8 @@ def test_restarted_worker_keeps_its_baselines(kafka_bootstrap: str, hub_env: dic
         log = second.log_path.read_text()
     finally:
         second.stop(signal.SIGTERM)
-    restored = re.search(r"detection state restored from \S+: (\d+) series", log)
-    assert restored and int(restored.group(1)) > 0, second.log_tail()
+    restored = re.findall(r"detect partition \d+: state restored from \S+ at offset (\d+)", log)
+    assert restored and max(int(offset) for offset in restored) > 0, second.log_tail()
     assert incident_alerted(records), (
         "the restarted worker did not alert on the incident: "
         + str(sorted({json.loads(r.value)["metric"] for r in records}))

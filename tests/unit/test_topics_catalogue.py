@@ -49,6 +49,9 @@ def test_prefix_applies_to_every_name_and_changelogs_follow_the_app_id() -> None
         if topic.role == "changelog":
             assert topic.name.startswith("app7-") and topic.cleanup_policy == "compact"
             assert topic.configs() == {"cleanup.policy": "compact"}
+        elif topic.role in ("detect-state", "correlate-state"):
+            assert topic.name.startswith("app7-") and topic.cleanup_policy == "compact,delete"
+            assert topic.configs()["cleanup.policy"] == "compact,delete"
         else:
             assert topic.name.startswith("t1-")
     assert "app7-window-state-changelog" in {t.name for t in cat.topics}
