@@ -207,6 +207,33 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace, seed: int, kinds: tuple[str, ...]) -> int:
+    from agents.compare_runs import compare
+
+    modes = [m for m in args.compare.split(",") if m]
+    days = 0.2 if args.days is None else args.days
+    quiet = 0.12 if args.quiet_days is None else args.quiet_days
+    print(f"hub evaluate --compare: seed {seed}, {days:g} days, runs {', '.join(modes)} ...",
+          file=sys.stderr)  # fmt: skip
+    try:
+        result = compare(modes, seed, days, quiet, kinds)
+    except (ValueError, TimeoutError) as exc:
+        print(f"hub evaluate --compare: {exc}", file=sys.stderr)
+        return 2
+    print(result.table())
+    score = result.score
+    detected = sum(i.detected for i in score.incidents)
+    roots = sum(i.root_correct for i in score.incidents if i.detected)
+    print(f"\nrun 1 against the labels: {detected}/{len(score.incidents)} incidents detected, "
+          f"{roots} with the labelled root cause; {score.alerts} alerts, "
+          f"{score.false_alerts} false")  # fmt: skip
+    if result.identical:
+        print("identical: every run published the same anomalies and correlations")
+        return 0
+    print("DIFFERENT: the runs did not publish the same anomalies and correlations")
+    return 1
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from pipeline.evaluation import evaluate, format_summary
     from pipeline.scenarios import INCIDENT_KINDS
@@ -218,6 +245,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"hub evaluate: unknown incidents {unknown}; known: {INCIDENT_KINDS}",
               file=sys.stderr)  # fmt: skip
         return 2
+    if args.compare:
+        return _compare(args, seeds[0], kinds)
     if args.live:
         from agents.evaluate_live import evaluate_live
 
@@ -503,6 +532,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="incident-free warm-up (1 offline, 0.15 live)",
     )
     evaluate.add_argument("--incidents", default="", help="comma-separated kinds (default: all)")
+    evaluate.add_argument(
+        "--compare",
+        default="",
+        help="with --live: the first seed's scenario through each of these deployments "
+        "(single, processes2, kill; e.g. single,single,processes2,kill) and a check that "
+        "they publish the same anomalies and correlations",
+    )
     evaluate.set_defaults(func=_cmd_evaluate)
 
     bench = sub.add_parser("bench", help="throughput, accuracy and delay vs. peers, one run")

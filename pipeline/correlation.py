@@ -24,9 +24,12 @@ for the correlations topic.
   a window earlier than the next, 0.6 on a tie). The causal chain links the
   root to every other member, ``direct_cause`` within two windows, else
   ``indirect_cause``, with the time deltas.
-* **Impact**: the members' deviations turned into the spec's impact blocks:
-  latency and error-rate increase against baseline, extra spend in USD, threats
-  and violations counted, severity from the top score and the modules touched.
+* **Impact**: the members' deviations turned into the spec's impact blocks, each from
+  the alerted windows of the members that measure it (0 when no member does):
+  latency and error-rate increase and throughput decrease against baseline, failed
+  requests above baseline (affected requests), extra spend and resource spend above
+  baseline (wasted) in USD, threats, vulnerabilities and violations counted; severity
+  from the top score and the modules touched.
 """
 
 from __future__ import annotations
@@ -71,6 +74,12 @@ CAUSE_ORDER: dict[SourceModule, int] = {
 GENERIC_PREFIX = "hub_events."
 """Event counts per module: they move with every incident, so they are never its root
 when a specific measurement of the same module and minute is also anomalous."""
+
+THROUGHPUT_METRICS = ("llm_throughput.requests_per_second", "llm_errors.total_requests",
+                      "cost_api.request_count")  # fmt: skip
+"""Series whose fall is a fall in throughput (the impact's ``throughput_decrease_percent``)."""
+FAILED_METRICS = ("llm_errors.failed_requests",)
+"""Series that count failed requests (the impact's ``affected_requests``)."""
 
 FAMILY_ORDER = ("llm_errors", "llm_throughput", "llm_latency", "llm_token_usage")
 """Within one module and window: failing requests cause retries and timeouts (latency),
@@ -362,13 +371,19 @@ class AnomalyCorrelator:
         violations = [
             m.anomaly for m in members if m.anomaly.metric.startswith("governance_policy")
         ]
+        throughput = [m.anomaly for m in members if m.anomaly.metric.startswith(THROUGHPUT_METRICS)]
+        failed = [m.anomaly for m in members if m.anomaly.metric.startswith(FAILED_METRICS)]
         performance = None
-        if latency or errors:
+        if latency or errors or throughput:
             performance = PerformanceImpact(
                 latency_increase_percent=max((_percent(a) for a in latency), default=0.0),
-                throughput_decrease_percent=0.0,
+                # a fall of the request rate or count, against its baseline
+                throughput_decrease_percent=max(
+                    (max(0.0, -_percent(a)) for a in throughput), default=0.0
+                ),
                 error_rate_increase_percent=max((_percent(a) for a in errors), default=0.0),
-                affected_requests=0,
+                # failed requests above the baseline, in the windows that raised the alerts
+                affected_requests=round(math.fsum(max(a.deviation, 0.0) for a in failed)),
             )
         cost = None
         if costs:
@@ -377,13 +392,26 @@ class AnomalyCorrelator:
             cost = CostImpact(
                 additional_cost_usd=round(extra, 6),
                 cost_increase_percent=100.0 * extra / base if base else 0.0,
-                wasted_resources_usd=0.0,
+                # resource spend above its baseline (capacity paid for beyond the usual)
+                wasted_resources_usd=round(
+                    math.fsum(
+                        max(a.deviation, 0.0)
+                        for a in costs
+                        if a.metric.startswith("cost_resources.")
+                    ),
+                    6,
+                ),
             )
+        vulnerabilities = [
+            m.anomaly
+            for m in members
+            if m.anomaly.metric.startswith("security_vulnerabilities.count")
+        ]
         security = None
-        if threats or violations:
+        if threats or violations or vulnerabilities:
             security = SecurityImpact(
                 threats_detected=round(math.fsum(a.observed for a in threats)),
-                vulnerabilities_exposed=0,
+                vulnerabilities_exposed=round(math.fsum(a.observed for a in vulnerabilities)),
                 data_at_risk=bool(threats),
                 compliance_violations=round(math.fsum(a.observed for a in violations)),
             )

@@ -6,7 +6,8 @@ and every sibling its family prior compares it with are read by one partition, a
 mark it when they have closed their windows through a moment. A partition's
 :class:`DetectStage` holds the results until every aggregation partition has marked
 past their window end, then scores them window end by window end in a canonical
-order; silences are judged at each window boundary against that same watermark.
+order; silences are judged at each window end that has results (traffic that stopped
+everywhere proves no series silent), against that same watermark.
 Its alerts, and what the correlation stage needs to group them, are a function of
 the results alone: the same with one worker or several, before or after a restart.
 The whole object is the partition's state (the worker snapshots it with the offset it
@@ -35,10 +36,6 @@ from pipeline.stage_records import (
 
 HISTORY = 30
 """Recent values of a series sent with its alert (the correlator's ``history``)."""
-
-MAX_SILENCE_STEPS = 1440
-"""Window boundaries judged for silences in one release; a longer jump of the watermark
-(a day of minutes at once) judges only the boundaries that have results and the last."""
 
 
 def family_key(metric_name: str, window: str, tags: dict[str, str]) -> bytes:
@@ -70,11 +67,9 @@ class DetectStage:
     _history: dict[SeriesKey, deque[tuple[float, float]]] = field(default_factory=dict)
     _watch: dict[SeriesKey, float] = field(default_factory=dict)
     """Series that alerted -> the window start up to which their values are forwarded."""
-    _smallest: int = 0
 
     def __post_init__(self) -> None:
         self.marks = SourceMarks(self.sources)
-        self._smallest = min(self.correlated_sizes, default=60)
 
     @property
     def watermark(self) -> float:
@@ -98,30 +93,13 @@ class DetectStage:
         every partition has now closed."""
         self.marks.mark(source, through)
         out = DetectOutput()
-        previous = self.buffer.released_through
         watermark = self.marks.watermark
-        if watermark <= previous:
+        if watermark <= self.buffer.released_through:
             return out
-        released = dict(self.buffer.release(watermark))
-        for end in self._boundaries(previous, watermark, released):
-            self._score(end, released.get(end, ()), out)
+        for end, records in self.buffer.release(watermark):
+            self._score(end, records, out)
         out.forwards.append(encode_mark(watermark))
         return out
-
-    def _boundaries(
-        self, previous: float, watermark: float, released: dict[float, list]
-    ) -> list[float]:
-        """Window ends to judge: each with results, and every boundary in between
-        (silences happen where nothing arrives)."""
-        step = self._smallest
-        ends = set(released)
-        last = math.floor(watermark / step) * step
-        if math.isfinite(previous):
-            first = math.floor(previous / step) * step + step
-            if (last - first) / step <= MAX_SILENCE_STEPS:
-                ends.update(float(b) for b in range(int(first), int(last) + 1, step))
-        ends.add(float(last))
-        return sorted(e for e in ends if e <= watermark)
 
     def _score(self, end: float, records: Iterable, out: DetectOutput) -> None:
         alerts: list[Alert] = []

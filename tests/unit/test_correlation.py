@@ -154,3 +154,40 @@ def test_alerts_far_apart_are_separate_incidents_and_repeats_are_ignored() -> No
     assert correlator.add_anomaly(THREATS, first) is None
     assert correlator.add_anomaly(THREATS, repeat) is None  # same series, same incident
     assert correlator.add_anomaly(LATENCY, late) is None  # 30 minutes later: its own group
+
+
+def test_impact_fields_come_from_the_members_that_measure_them() -> None:
+    """A provider outage: failed requests up by 120, request rate down 40 %, resource
+    spend up 3 USD, vulnerabilities counted: each impact field from its own member."""
+    correlator = AnomalyCorrelator(CorrelatorConfig())
+    keys = {
+        "llm_errors.failed_requests": ("llm_errors.failed_requests@1m", (("m", "a"),)),
+        "llm_throughput.requests_per_second.p95": ("llm_throughput.rps@1m", (("m", "a"),)),
+        "cost_resources.cost_usd.sum": ("cost_resources.cost_usd.sum@1m", (("m", "a"),)),
+        "security_vulnerabilities.count": ("security_vulnerabilities.count@1m", (("m", "a"),)),
+    }
+    rng = random.Random(3)
+    for minute in range(30):
+        level = rng.uniform(0, 4)
+        t = (T0 + timedelta(minutes=minute - 30)).timestamp()
+        for i, key in enumerate(keys.values()):
+            correlator.observe(key, t, level * (i + 1) + rng.gauss(0, 0.01))
+    obs = SourceModule.LLM_OBSERVATORY
+    members = [
+        ("llm_errors.failed_requests", obs, 10.0, 130.0),
+        ("llm_throughput.requests_per_second.p95", obs, 50.0, 30.0),
+        ("cost_resources.cost_usd.sum", SourceModule.LLM_COST_OPS, 2.0, 5.0),
+        ("security_vulnerabilities.count", SourceModule.LLM_SENTINEL, 0.5, 4.0),
+    ]
+    found = None
+    for metric, module, baseline, observed in members:
+        anomaly = _anomaly(metric, module, 0, baseline, observed)
+        found = correlator.add_anomaly(keys[metric], anomaly) or found
+    assert found is not None and len(found.anomalies) == 4
+    impact = found.impact
+    assert impact.performance_impact is not None and impact.cost_impact is not None
+    assert impact.performance_impact.affected_requests == 120
+    assert impact.performance_impact.throughput_decrease_percent == pytest.approx(40.0)
+    assert impact.cost_impact.wasted_resources_usd == pytest.approx(3.0)
+    assert impact.security_impact is not None
+    assert impact.security_impact.vulnerabilities_exposed == 4
