@@ -1,61 +1,50 @@
 """`hub chains`: causal chains of events sharing a ``correlation_id``, on the broker.
 
-A plain consumer (group ``<app id>-chains``) of the module input topics. Most events
-carry no correlation id and are skipped on a byte test before any parse; the rest are
-validated with the event models (invalid ones are the ingest path's to dead-letter)
-and assembled by :mod:`pipeline.event_chains`. Each finished chain goes out as an
-``EventCorrelation`` and its ``EventGraph``, keyed by the correlation id.
+Two steps, as a keyed join is laid out on Kafka (any number of ``hub chains``
+processes, each chain assembled by exactly one of them):
 
-Open chains live in memory, so the committed offset of a partition never passes the
-oldest event still in an open chain: after a crash the chains are rebuilt from Kafka
-(at-least-once: a chain finished just before the crash may be published twice,
-under the same id). Its own process, so the worker's hot path never pays for it.
+1. **Re-key** (group ``<app id>-chains-route``, the module input topics): events that
+   carry a correlation id (a byte test skips the rest before any parse; invalid ones
+   are the ingest path's to dead-letter) go to ``hub.chain-events`` keyed by their
+   correlation id, one event per message. Each input partition then *marks* every
+   chain partition with its progress: the highest event time read from it, less
+   ``HUB_CHAIN_LATENESS_S`` (an event older than that is late, counted and not
+   forwarded); a partition read to its end marks the wall clock, so quiet inputs do
+   not hold the chains back. The highest event time is committed with the offset (its
+   metadata), so a restarted router judges lateness exactly as before.
+2. **Assemble** (group ``<app id>-chains``, ``hub.chain-events``): one
+   :class:`~pipeline.chain_stage.ChainStage` per partition, in event time; its state
+   is snapshotted with its offset to ``<app id>-chains-state`` (:mod:`agents.stateful`).
+   Each finished chain goes out as an ``EventCorrelation`` and its ``EventGraph``,
+   keyed by the correlation id (ids derived from the chain: a repeat after a crash
+   carries the same bytes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import time
-from collections import Counter, defaultdict
 from typing import Any
-from uuid import UUID
 
 import orjson
+from aiokafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
 from agents import kafka_clients
 from agents.settings import Settings
-from pipeline.event_chains import ChainConfig, ChainResult, EventChainAssembler
+from agents.stateful import StatefulStage
+from pipeline.chain_stage import ChainStage
+from pipeline.event_chains import ChainConfig, ChainResult
 from pipeline.event_chains import may_have_correlation_id as maybe_traced
 from pipeline.models.events import AnalyticsEvent
-from pipeline.topics import Catalogue
+from pipeline.topics import KIND_HEADER, SOURCE_HEADER, Catalogue
 
-TopicPartition = Any
+log = logging.getLogger(__name__)
 
-
-class HeldOffsets:
-    """Which input offsets are still needed by open chains, per partition."""
-
-    def __init__(self) -> None:
-        self._by_chain: dict[UUID, list[tuple[TopicPartition, int]]] = defaultdict(list)
-        self._held: dict[TopicPartition, Counter[int]] = defaultdict(Counter)
-
-    def hold(self, chain: UUID, tp: TopicPartition, offset: int) -> None:
-        self._by_chain[chain].append((tp, offset))
-        self._held[tp][offset] += 1
-
-    def release_closed(self, assembler: EventChainAssembler) -> None:
-        for chain in [c for c in self._by_chain if not assembler.is_open(c)]:
-            for tp, offset in self._by_chain.pop(chain):
-                held = self._held[tp]
-                held[offset] -= 1
-                if held[offset] <= 0:
-                    del held[offset]
-
-    def commit_point(self, tp: TopicPartition, next_offset: int) -> int:
-        """The offset to commit: ``next_offset`` unless an open chain holds an older one."""
-        held = self._held.get(tp)
-        return min(min(held), next_offset) if held else next_offset
+MARK_EVERY_S = 0.5
+"""How often the router marks the chain partitions with its inputs' progress."""
 
 
 def _events(raw: bytes) -> list[AnalyticsEvent]:
@@ -75,71 +64,186 @@ def _events(raw: bytes) -> list[AnalyticsEvent]:
     return out
 
 
+def input_sources(catalogue: Catalogue) -> dict[tuple[str, int], int]:
+    """Every input partition -> its number as a mark source (same in every process)."""
+    pairs = sorted((t.name, p) for t in catalogue.by_role("input") for p in range(t.partitions))
+    return {pair: index for index, pair in enumerate(pairs)}
+
+
+async def route(
+    settings: Settings, catalogue: Catalogue, lateness_s: float, stop: asyncio.Event | None
+) -> None:
+    """Step 1: traced events to ``hub.chain-events`` by correlation id, and marks."""
+    sources = input_sources(catalogue)
+    target = catalogue.one("chain-events")
+    consumer = kafka_clients.consumer(
+        settings,
+        *sorted({name for name, _ in sources}),
+        group_id=f"{settings.app_id}-chains-route",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    producer = kafka_clients.producer(settings, linger_ms=5, acks="all")
+    await consumer.start()
+    await producer.start()
+    highest: dict[Any, float] = {}
+    late = 0
+    last_mark = 0.0
+    try:
+        while stop is None or not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=300, max_records=2000)
+            futures = []
+            for tp, records in batches.items():
+                if tp not in highest:
+                    highest[tp] = await _restored_highest(consumer, tp)
+                source = str(sources[(tp.topic, tp.partition)]).encode()
+                for record in records:
+                    if record.value is None or not maybe_traced(record.value):
+                        continue
+                    for event in _events(record.value):
+                        moment = event.timestamp.timestamp()
+                        if moment < highest[tp] - lateness_s:
+                            late += 1
+                            continue
+                        highest[tp] = max(highest[tp], moment)
+                        key = str(event.correlation_id).encode()
+                        headers = [(SOURCE_HEADER, source)]
+                        futures.append(
+                            await producer.send(
+                                target.name, event.to_wire_bytes(), key, headers=headers
+                            )
+                        )
+            if batches or time.monotonic() - last_mark >= MARK_EVERY_S:
+                last_mark = time.monotonic()
+                futures += await _mark(consumer, producer, target, sources, highest, lateness_s)
+            if futures:
+                await asyncio.gather(*futures)
+            if batches:
+                offsets = {
+                    tp: OffsetAndMetadata(records[-1].offset + 1, repr(highest[tp]))
+                    for tp, records in batches.items()
+                }
+                await consumer.commit(offsets)
+    finally:
+        if late:
+            log.warning("chains: %d traced events later than %.0f s were not chained",
+                        late, lateness_s)  # fmt: skip
+        await consumer.stop()
+        await producer.stop()
+
+
+async def _restored_highest(consumer: Any, tp: Any) -> float:
+    """The highest event time read before the committed offset (its commit metadata;
+    aiokafka's public ``committed()`` drops the metadata, its coordinator keeps it)."""
+    try:
+        committed = (await consumer._coordinator.fetch_committed_offsets([tp])).get(tp)
+        return float(committed.metadata) if committed and committed.metadata else -math.inf
+    except Exception:  # no commit yet, or unreadable metadata: nothing read before
+        return -math.inf
+
+
+async def _mark(
+    consumer: Any,
+    producer: Any,
+    target: Any,
+    sources: dict[tuple[str, int], int],
+    highest: dict[Any, float],
+    lateness_s: float,
+) -> list[Any]:
+    """Each owned input partition's progress to every chain partition; a partition read
+    to its end has nothing pending before now."""
+    owned = sorted(consumer.assignment())
+    if not owned:
+        return []
+    ends = await consumer.end_offsets(owned)
+    now = time.time()
+    futures = []
+    for tp in owned:
+        try:
+            position = await consumer.position(tp)
+        except Exception:
+            continue  # revoked meanwhile
+        progress = highest.get(tp, -math.inf)
+        if position >= ends[tp]:
+            progress = max(progress, now)
+        if progress == -math.inf:
+            continue
+        headers = [
+            (SOURCE_HEADER, str(sources[(tp.topic, tp.partition)]).encode()),
+            (KIND_HEADER, b"mark"),
+        ]
+        value = orjson.dumps(progress - lateness_s)
+        for partition in range(target.partitions):
+            futures.append(
+                await producer.send(target.name, value, None, partition, headers=headers)
+            )
+    return futures
+
+
 async def run_chains(
     settings: Settings,
     catalogue: Catalogue,
     stop: asyncio.Event | None = None,
     config: ChainConfig | None = None,
-    report_every_s: float = 10.0,
-) -> EventChainAssembler:
-    topics = [t.name for t in catalogue.by_role("input")]
+) -> None:
+    """Both steps in one process, until ``stop``."""
+    config = config or ChainConfig(
+        settle_s=settings.chain_settle_s, window_s=settings.chain_window_s
+    )
+    sources = len(input_sources(catalogue))
     out_correlations = catalogue.one("event-correlations").name
     out_graphs = catalogue.one("event-graphs").name
-    consumer = kafka_clients.consumer(
-        settings,
-        *topics,
-        group_id=f"{settings.app_id}-chains",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    producer = kafka_clients.producer(settings)
-    assembler = EventChainAssembler(
-        config or ChainConfig(settle_s=settings.chain_settle_s, window_s=settings.chain_window_s)
-    )
-    held = HeldOffsets()
-    read_to: dict[TopicPartition, int] = {}
+    producer = kafka_clients.producer(settings, linger_ms=5, acks="all")
     published = 0
 
-    async def publish(results: list[ChainResult]) -> None:
+    async def publish(results: list[ChainResult]) -> list[Any]:
         nonlocal published
+        futures = []
         for result in results:
-            await producer.send(out_correlations, key=result.key,
-                                value=result.correlation.to_wire_bytes())  # fmt: skip
-            await producer.send(out_graphs, key=result.key, value=result.graph.to_wire_bytes())
+            futures.append(
+                await producer.send(
+                    out_correlations, result.correlation.to_wire_bytes(), result.key
+                )
+            )
+            futures.append(
+                await producer.send(out_graphs, result.graph.to_wire_bytes(), result.key)
+            )
             published += 1
+        return futures
 
-    await consumer.start()
+    async def handle(partition: int, stage: ChainStage, records: list[Any]) -> None:
+        if stage.config != config:  # settings changed since the snapshot: use the new ones
+            stage.config = stage.assembler.config = config
+        futures = []
+        for record in records:
+            headers = dict(record.headers or ())
+            try:
+                if headers.get(KIND_HEADER) == b"mark":
+                    source = int(headers[SOURCE_HEADER])
+                    futures += await publish(stage.mark(source, float(orjson.loads(record.value))))
+                else:
+                    stage.offer(AnalyticsEvent.model_validate_json(record.value))
+            except (ValueError, KeyError, ValidationError) as exc:
+                log.warning("chains: unreadable record at offset %d: %s", record.offset, exc)
+        if futures:
+            await asyncio.gather(*futures)
+
+    assemble = StatefulStage(
+        "chains",
+        catalogue.one("chain-events").name,
+        catalogue.one("chains-state").name,
+        f"{settings.app_id}-chains",
+        lambda partition: ChainStage(sources, config),
+        handle,
+        settings=settings,
+    )
     await producer.start()
-    next_report = time.monotonic() + report_every_s
-    print(f"chains: reading {len(topics)} input topics -> {out_correlations}, {out_graphs}",
+    print(f"chains: reading {sources} input partitions -> {out_correlations}, {out_graphs}",
           flush=True)  # fmt: skip
     try:
-        while stop is None or not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=500, max_records=2000)
-            now = time.time()
-            for tp, records in batches.items():
-                for record in records:
-                    if record.value is None or not maybe_traced(record.value):
-                        continue
-                    for event in _events(record.value):
-                        results = assembler.add(event, now)
-                        held.release_closed(assembler)
-                        await publish(results)
-                        if assembler.is_open(event.correlation_id):  # type: ignore[arg-type]
-                            held.hold(event.correlation_id, tp, record.offset)  # type: ignore[arg-type]
-                read_to[tp] = records[-1].offset + 1
-            await publish(assembler.due(now))
-            held.release_closed(assembler)
-            if read_to:
-                await producer.flush()  # what the commit below covers is on the broker
-                offsets = {tp: held.commit_point(tp, end) for tp, end in read_to.items()}
-                await consumer.commit(offsets)
-            if time.monotonic() >= next_report:
-                next_report += report_every_s
-                stats = assembler.stats
-                print(f"chains: {stats.events} traced events, {assembler.open_chains} chains "
-                      f"open, {published} published", flush=True)  # fmt: skip
+        await asyncio.gather(
+            route(settings, catalogue, settings.chain_lateness_s, stop), assemble.run(stop)
+        )
     finally:
-        await consumer.stop()
         await producer.stop()
-    return assembler
+        print(f"chains: {published} chains published", flush=True)

@@ -270,6 +270,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.stages:
+        from agents.bench.stage_bench import run_stage_bench
+
+        print("hub bench --stages: building the scenario's window results ...", file=sys.stderr)
+        r = run_stage_bench(seed=args.seed, days=args.stage_days)
+        print(
+            "| stage | processes | window results/s | ratio |\n|---|---:|---:|---:|\n"
+            f"| detection | 1 | {r['detect_1p_per_s']:.0f} | 1.00 |\n"
+            f"| detection | 2 | {r['detect_2p_per_s']:.0f} | "
+            f"{r['detect_2p_per_s'] / r['detect_1p_per_s']:.2f} |\n"
+            f"| correlation (one partition) | 1 | "
+            f"{r['correlate_per_s'] * 1 / r['correlate_per_result']:.0f} | "
+            f"{r['correlate_per_s'] / r['correlate_per_result'] / r['detect_1p_per_s']:.2f} |\n\n"
+            f"{r['results']:.0f} window results; detection forwarded {r['forwarded']:.0f} records "
+            f"({r['correlate_per_result']:.3f} a result: {r['alerts']:.0f} alerts), "
+            f"{r['correlations']:.0f} correlations"
+        )
+        return 0
     if args.detector:
         from agents.bench.detector_bench import run_detector_bench
 
@@ -558,6 +576,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--detector", action="store_true", help="only the series detector's cost (no Kafka)"
     )
     bench.add_argument("--detector-series", type=int, default=10_000)
+    bench.add_argument(
+        "--stages",
+        action="store_true",
+        help="only the detection and correlation stages, on 1 and 2 processes (no Kafka)",
+    )
+    bench.add_argument("--stage-days", type=float, default=1.0)
     bench.set_defaults(func=_cmd_bench)
 
     worker = sub.add_parser("worker", help="run the stream-processing worker (Faust)")

@@ -56,6 +56,8 @@ class RunRecords:
     started: list[LiveAlert] = field(default_factory=list)
     published: int = 0
     """Records read (repeats included)."""
+    killed: bool = False
+    """A worker was killed with SIGKILL mid-run (``kill``)."""
     seconds: float = 0.0
 
 
@@ -141,7 +143,7 @@ async def _follow(
                     if record.topic == metrics:
                         if halfway is not None and _window_start(record.value) >= middle:
                             halfway()
-                            halfway = None
+                            halfway, out.killed = None, True
                         continue
                     if record.topic == correlate:
                         if record.value.startswith(b'{"kind":"' + MARK.encode()):

@@ -59,6 +59,8 @@ STAGE = StatefulStage(
     f"{settings.app_id}-correlate",
     _new_stage,
     _handle,
+    settings=settings,
+    on_failure=app.crash,
 )
 
 

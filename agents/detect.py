@@ -89,6 +89,8 @@ STAGE = StatefulStage(
     f"{settings.app_id}-detect",
     _new_stage,
     _handle,
+    settings=settings,
+    on_failure=app.crash,
 )
 
 

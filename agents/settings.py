@@ -85,6 +85,8 @@ class Settings:
     detect_windows: tuple[str, ...]
     chain_settle_s: float = 30.0
     chain_window_s: float = 900.0
+    chain_lateness_s: float = 60.0
+    """Traced events older than their input partition's latest by more than this are late."""
     rules_file: str = ""
 
     @property
@@ -125,5 +127,6 @@ def load_settings() -> Settings:
         ),
         chain_settle_s=_env_float("HUB_CHAIN_SETTLE_S", 30.0),
         chain_window_s=_env_float("HUB_CHAIN_WINDOW_S", 900.0),
+        chain_lateness_s=_env_float("HUB_CHAIN_LATENESS_S", 60.0),
         rules_file=os.environ.get("HUB_RULES_FILE", ""),
     )

@@ -23,7 +23,7 @@ from typing import Any
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from agents import kafka_clients
-from agents.app import app, settings
+from agents.settings import Settings, load_settings
 from pipeline.snapshots import MANIFEST_KEY, Manifest, chunk_key, decode_state, encode_state
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,11 @@ class StatefulStage:
         *,
         max_records: int = 2000,
         poll_ms: int = 200,
+        settings: Settings | None = None,
+        on_failure: Callable[[BaseException], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_failure``: what to do when the stage fails (the worker stops its app);
+        without one the exception propagates."""
         self.name = name
         self.input_topic = input_topic
         self.state_topic = state_topic
@@ -61,6 +65,8 @@ class StatefulStage:
         self.handle = handle
         self.max_records = max_records
         self.poll_ms = poll_ms
+        self.settings = settings or load_settings()
+        self.on_failure = on_failure
         self.states: dict[int, Any] = {}
         self.applied: dict[int, int] = {}
         self._saved: dict[int, tuple[int, float]] = {}
@@ -73,7 +79,8 @@ class StatefulStage:
         """partition -> offset its state was restored at (for logs and tests)."""
 
     # ------------------------------------------------------------------ run
-    async def run(self) -> None:
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        settings = self.settings
         consumer = kafka_clients.consumer(
             settings, group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest"
         )
@@ -95,7 +102,7 @@ class StatefulStage:
         await self._producer.start()
         consumer.subscribe([self.input_topic], listener=Listener())
         try:
-            while True:
+            while stop is None or not stop.is_set():
                 batches = await consumer.getmany(
                     timeout_ms=self.poll_ms, max_records=self.max_records
                 )
@@ -106,8 +113,10 @@ class StatefulStage:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a dead stage must not go unnoticed: stop the worker
-            log.exception("%s failed; stopping the worker so it can be restarted", self.name)
-            await app.crash(exc)
+            log.exception("%s failed; stopping so it can be restarted", self.name)
+            if self.on_failure is None:
+                raise
+            await self.on_failure(exc)
         finally:
             try:
                 async with self._lock:
@@ -200,23 +209,19 @@ class StatefulStage:
             return  # nothing applied since the last one
         digest, size, chunks = encode_state(state)
         slot = self._slot[partition] = 1 - self._slot.get(partition, 0)
-        send = app.producer.send
+        send = self._producer.send
         futures = [
-            await send(
-                self.state_topic, chunk_key(self._writer, slot, i), chunk, partition, None, None
-            )
+            await send(self.state_topic, chunk, chunk_key(self._writer, slot, i), partition)
             for i, chunk in enumerate(chunks)
         ]
         offsets = tuple([(await future).offset for future in futures])
         manifest = Manifest(applied, offsets, digest, size)
-        await (
-            await send(self.state_topic, MANIFEST_KEY, manifest.to_bytes(), partition, None, None)
-        )
+        await (await send(self.state_topic, manifest.to_bytes(), MANIFEST_KEY, partition))
         self._saved[partition] = (applied, time.monotonic())
 
     async def _restore(self, partition: int) -> tuple[Manifest, Any] | None:
         """The latest complete snapshot of a partition, read from the broker."""
-        reader = kafka_clients.consumer(settings, group_id=None, enable_auto_commit=False)
+        reader = kafka_clients.consumer(self.settings, group_id=None, enable_auto_commit=False)
         await reader.start()
         tp = TopicPartition(self.state_topic, partition)
         try:

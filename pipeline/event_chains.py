@@ -579,8 +579,12 @@ class EventChainAssembler:
     settling and the open-time limit use it, the window span uses event timestamps.
     """
 
-    def __init__(self, config: ChainConfig | None = None) -> None:
+    def __init__(self, config: ChainConfig | None = None, event_time: bool = False) -> None:
         self.config = config or ChainConfig()
+        self.event_time = event_time
+        """``now_s`` is the stream's event time (a watermark): a chain closed by ``due``
+        is dated at the moment it settled or aged, not at the call, so the output does
+        not depend on how often ``due`` is called."""
         self.stats = ChainStats()
         self._open: OrderedDict[UUID, _Chain] = OrderedDict()  # least recently active first
         self._seen: OrderedDict[UUID, None] = OrderedDict()
@@ -664,7 +668,14 @@ class EventChainAssembler:
         ready.sort(key=lambda item: (item[0].min_ts, str(item[0].correlation_id)))
         out: list[ChainResult] = []
         for chain, reason in ready:
-            out += self._close(chain, reason, now_s)
+            moment = now_s
+            if self.event_time:
+                moment = (
+                    chain.last_arrival_s + cfg.settle_s
+                    if reason == "settled"
+                    else chain.first_arrival_s + cfg.window_s
+                )
+            out += self._close(chain, reason, moment)
         return out
 
     def flush(self, now_s: float) -> list[ChainResult]:

@@ -31,6 +31,8 @@ _ROLES = {
     "changelog",
     "detect-state",
     "correlate-state",
+    "chain-events",
+    "chains-state",
 }
 _MS_PER_DAY = 86_400_000
 

@@ -5,12 +5,21 @@ from __future__ import annotations
 import signal
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 
 from pipeline.models.correlation import EventCorrelation, EventGraph
 from pipeline.simulate import EventSimulator
-from tests.integration.harness import Worker, collect, hub, produce_raw, run
+from tests.integration.harness import (
+    Worker,
+    collect,
+    delete_topics_with_prefix,
+    hub,
+    isolated_env,
+    produce_raw,
+    run,
+)
 
 
 def _traces(count: int) -> tuple[list[tuple[str, bytes]], dict[str, list[str]]]:
@@ -87,22 +96,29 @@ def test_chains_are_assembled_across_modules_and_published(
         }
 
 
-def test_open_chains_hold_the_committed_offset(
-    hub_env: dict[str, str], kafka_bootstrap: str
+def _snapshot_past_start(records: list) -> bool:
+    return any(r.key == b"manifest" and orjson.loads(r.value)["applied"] > 0 for r in records)
+
+
+def test_an_open_chain_is_completed_by_a_process_on_an_empty_disk(
+    hub_env: dict[str, str], kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    """A chain still open when the process dies is rebuilt after the restart."""
-    env = {**hub_env, "HUB_CHAIN_SETTLE_S": "600"}  # nothing settles in the first run
+    """A chain still open when the process dies (SIGKILL) is completed by the next one,
+    started on an empty data directory: its state comes back from the broker."""
+    env = {**hub_env, "HUB_CHAIN_SETTLE_S": "600", "HUB_SNAPSHOT_EVERY_S": "1"}
     prefix = env["HUB_TOPIC_PREFIX"]
     hub(env, "topics", "apply")
     messages, traces = _traces(3)
     run(produce_raw(kafka_bootstrap, [(prefix + t, v) for t, v in messages]))
     first = Worker(env, "chains-1", command=("chains",))
-    deadline = time.monotonic() + 40
-    while "chains: 9 traced events" not in first.log_path.read_text():  # reported every 10 s
-        assert time.monotonic() < deadline, first.log_tail()
-        time.sleep(0.5)
-    first.stop(signal.SIGKILL)
-    second = Worker({**env, "HUB_CHAIN_SETTLE_S": "2"}, "chains-2", command=("chains",))
+    try:
+        saved = run(collect(kafka_bootstrap, f"{env['HUB_APP_ID']}-chains-state",
+                            _snapshot_past_start, 40))  # fmt: skip
+        assert _snapshot_past_start(saved), first.log_tail()
+    finally:
+        first.stop(signal.SIGKILL)
+    empty = {**env, "HUB_CHAIN_SETTLE_S": "2", "HUB_DATA_DIR": str(tmp_path / "empty")}
+    second = Worker(empty, "chains-2", command=("chains",))
     try:
         correlations = run(collect(kafka_bootstrap, prefix + "hub.event-correlations",
                                    lambda r: len(r) >= len(traces), timeout=60))  # fmt: skip
@@ -112,3 +128,41 @@ def test_open_chains_hold_the_committed_offset(
     assert set(got) == set(traces), second.log_tail()
     for cid, record in got.items():
         assert len(orjson.loads(record.value)["events"]) == len(traces[cid])
+
+
+def _chains_of(env: dict[str, str], bootstrap: str, messages: list, expected: int,
+               processes: int) -> set[bytes]:  # fmt: skip
+    prefix = env["HUB_TOPIC_PREFIX"]
+    hub(env, "topics", "apply")
+    run(produce_raw(bootstrap, [(prefix + t, v) for t, v in messages]))
+    workers = [Worker(env, f"chains-{processes}p-{i}", command=("chains",))
+               for i in range(processes)]  # fmt: skip
+    try:
+        topic = prefix + "hub.event-correlations"
+        records = run(
+            collect(bootstrap, topic, lambda r: len({x.value for x in r}) >= expected, 90)
+        )
+        time.sleep(3)  # a chain published twice (by two processes) would show now
+        records = run(collect(bootstrap, topic, lambda r: False, 3))
+    finally:
+        for worker in workers:
+            worker.stop(signal.SIGTERM)
+    return {r.value for r in records}
+
+
+def test_two_chain_processes_give_the_same_chains_as_one(
+    hub_env: dict[str, str], kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """Each chain's events are re-keyed to one partition, so two processes (each reading
+    half of the inputs and half of the chain partitions) publish exactly one's chains."""
+    messages, traces = _traces(24)
+    one = _chains_of({**hub_env, "HUB_CHAIN_SETTLE_S": "2"}, kafka_bootstrap, messages,
+                     len(traces), processes=1)  # fmt: skip
+    two_env = isolated_env(tmp_path / "two", HUB_CHAIN_SETTLE_S="2")
+    try:
+        two = _chains_of(two_env, kafka_bootstrap, messages, len(traces), processes=2)
+    finally:
+        run(delete_topics_with_prefix(kafka_bootstrap, two_env["HUB_TOPIC_PREFIX"],
+                                      two_env["HUB_APP_ID"]))  # fmt: skip
+    assert len(one) == len(traces)
+    assert two == one

@@ -49,7 +49,7 @@ def test_prefix_applies_to_every_name_and_changelogs_follow_the_app_id() -> None
         if topic.role == "changelog":
             assert topic.name.startswith("app7-") and topic.cleanup_policy == "compact"
             assert topic.configs() == {"cleanup.policy": "compact"}
-        elif topic.role in ("detect-state", "correlate-state"):
+        elif topic.role in ("detect-state", "correlate-state", "chains-state"):
             assert topic.name.startswith("app7-") and topic.cleanup_policy == "compact,delete"
             assert topic.configs()["cleanup.policy"] == "compact,delete"
         else:
