@@ -275,17 +275,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         print("hub bench --stages: building the scenario's window results ...", file=sys.stderr)
         r = run_stage_bench(seed=args.seed, days=args.stage_days)
+        correlate = r["correlate_per_s"] / r["correlate_per_result"]  # in window results/s
+        shares = " and ".join(str(n) for n in r["share_results"])
         print(
             "| stage | processes | window results/s | ratio |\n|---|---:|---:|---:|\n"
             f"| detection | 1 | {r['detect_1p_per_s']:.0f} | 1.00 |\n"
             f"| detection | 2 | {r['detect_2p_per_s']:.0f} | "
             f"{r['detect_2p_per_s'] / r['detect_1p_per_s']:.2f} |\n"
-            f"| correlation (one partition) | 1 | "
-            f"{r['correlate_per_s'] * 1 / r['correlate_per_result']:.0f} | "
-            f"{r['correlate_per_s'] / r['correlate_per_result'] / r['detect_1p_per_s']:.2f} |\n\n"
-            f"{r['results']:.0f} window results; detection forwarded {r['forwarded']:.0f} records "
-            f"({r['correlate_per_result']:.3f} a result: {r['alerts']:.0f} alerts), "
-            f"{r['correlations']:.0f} correlations"
+            f"| correlation (one partition) | 1 | {correlate:.0f} | "
+            f"{correlate / r['detect_1p_per_s']:.2f} |\n\n"
+            f"{r['results']:.0f} window results (the 2 processes' shares: {shares}); "
+            f"detection forwarded {r['forwarded']:.0f} records ({r['correlate_per_result']:.3f} "
+            f"a result: {r['alerts']:.0f} alerts), {r['correlations']:.0f} correlations"
         )
         return 0
     if args.detector:
