@@ -26,8 +26,10 @@ from agents.dead_letter import send_rejections
 from agents.kafka_clients import admin
 from agents.log_markers import FIRST_INPUT_LOG
 from agents.processes import BARRIER_ENV, sibling_count, wait_for_group, wait_for_peers
-from pipeline.cardinality import CardinalityGuard
+from agents.tag_admission import TagAdmission
+from pipeline.cardinality import OTHER
 from pipeline.ingest import EVENTS_PER_MESSAGE, IngestLimits, decode_points
+from pipeline.normalize import Point
 from pipeline.point_batches import Heartbeat, SourceGroups, encode_batch, encode_heartbeat
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,9 @@ LIMITS = IngestLimits(
     max_past_age_s=settings.max_past_age_s,
 )
 POINTS_SPEC = catalogue.one("internal")
-GUARD = CardinalityGuard(settings.max_tag_values)
+TAG_VALUES = catalogue.one("tag-values")
+ADMISSION = TagAdmission(settings, TAG_VALUES.name, TAG_VALUES.partitions, settings.max_tag_values)
+"""Which tag values are kept (``HUB_MAX_TAG_VALUES`` per key): one log for every process."""
 INPUT_TOPICS = tuple(spec.name for spec in catalogue.by_role("input"))
 INGEST_GROUP = f"{settings.app_id}-ingest"
 BATCH_MESSAGES = 2000
@@ -72,6 +76,7 @@ async def run_ingest() -> None:
         spec = os.environ[BARRIER_ENV]
         if not await asyncio.to_thread(wait_for_peers, spec, 60.0, "ingest"):
             log.warning("ingest: sibling processes' ingest did not start within 60 s")
+    await ADMISSION.start()
     await run_committed(
         "ingest",
         INPUT_TOPICS,
@@ -95,8 +100,7 @@ async def _forward(records: list[Any]) -> None:
     if records and not _first_logged:
         _first_logged = True
         log.info(FIRST_INPUT_LOG, now)
-    by_source: dict[tuple[str, int], SourceGroups] = {}
-    admit, apply_guard = GUARD.admit, GUARD.apply
+    decoded_records = []
     for record in records:
         base = record.offset * EVENTS_PER_MESSAGE  # an array's events: one sub-offset each
         decoded = decode_points(record.value or b"", now, LIMITS, base)
@@ -112,6 +116,11 @@ async def _forward(records: list[Any]) -> None:
                 record.partition,
                 record.offset,
             )
+        decoded_records.append((record, base, decoded))
+    await _admit_new_tag_values(decoded_records)
+    by_source: dict[tuple[str, int], SourceGroups] = {}
+    admit = ADMISSION.log.admit
+    for record, base, decoded in decoded_records:
         groups = by_source.get((record.topic, record.partition))
         if groups is None:
             groups = by_source[(record.topic, record.partition)] = SourceGroups()
@@ -123,7 +132,10 @@ async def _forward(records: list[Any]) -> None:
         for index, points in enumerate(decoded.points):
             COUNTERS.points += len(points)
             for point in points:
-                groups.add_point(base + index, apply_guard(point))
+                tags = admit(point.tags)
+                if tags is not point.tags:
+                    point = Point(point.measurement, point.timestamp, tags, point.fields)
+                groups.add_point(base + index, point)
     pending = []
     for (topic, partition), groups in by_source.items():
         routed = groups.route(topic, partition, POINTS_SPEC.partitions)
@@ -131,6 +143,21 @@ async def _forward(records: list[Any]) -> None:
             pending.append(await points_topic.send(value=encode_batch(batch), partition=dest))
     for future in pending:
         await future
+
+
+async def _admit_new_tag_values(decoded_records: list[Any]) -> None:
+    """Tag values the shared log has not decided yet: propose them and wait for the log."""
+    log_ = ADMISSION.log
+    tag_sets = [c.tags for _, _, d in decoded_records for c in d.columns]
+    tag_sets += [p.tags for _, _, d in decoded_records for points in d.points for p in points]
+    undecided = log_.undecided(tag_sets)
+    if undecided:
+        await ADMISSION.decide(undecided)
+        for key in sorted({key for key, _ in undecided} & log_.full):
+            if not log_.folded[key]:
+                log.warning("tag %r reached %d distinct values; further values are folded into "
+                            "%r (raise HUB_MAX_TAG_VALUES if this is expected)",
+                            key, settings.max_tag_values, OTHER)  # fmt: skip
 
 
 async def _heartbeat(consumer: Any) -> None:

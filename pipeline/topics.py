@@ -33,6 +33,7 @@ _ROLES = {
     "correlate-state",
     "chain-events",
     "chains-state",
+    "tag-values",
 }
 _MS_PER_DAY = 86_400_000
 
