@@ -170,6 +170,14 @@ def _pearson(a: list[float], b: list[float]) -> float:
     return math.fsum(x * y for x, y in zip(da, db, strict=True)) / math.sqrt(var_a * var_b)
 
 
+COMPOSITE_PREFIX = "hub_composite."
+
+
+def _derived(metric: str) -> bool:
+    """A series computed from other series of the hub (composites, event counts)."""
+    return metric.startswith((COMPOSITE_PREFIX, GENERIC_PREFIX))
+
+
 def _cause_rank(member: _Member) -> tuple[int, bool, int]:
     """How likely a member is to cause the others, by what it measures (lower: likelier)."""
     anomaly = member.anomaly
@@ -284,7 +292,8 @@ class AnomalyCorrelator:
         )
 
     def _choose_root(self, members: list[_Member]) -> _Member:
-        """The root from the evidence, not the first alert of the window:
+        """The root from the evidence, not the first alert of the window (derived series,
+        composites and plain event counts, only when nothing measured is in the incident):
 
         * **strength**: the incident's onset is the first alert about as strong as its
           strongest (score ≥ 80 % of the peak); a weaker alert more than two windows
@@ -296,15 +305,18 @@ class AnomalyCorrelator:
           module's plain event count, errors before latency before throughput, then the
           stronger alert, then the earlier."""
         step = self.config.step_s
-        peak = max(m.anomaly.anomaly_score for m in members)
+        # derived series (composites, a module's plain event count) move with their
+        # inputs: when a measured series is in the incident, they are not its evidence
+        evidence = [m for m in members if not _derived(m.anomaly.metric)] or members
+        peak = max(m.anomaly.anomaly_score for m in evidence)
         onset = min(
             m.anomaly.timestamp.timestamp()
-            for m in members
+            for m in evidence
             if m.anomaly.anomaly_score >= 0.8 * peak
         )
         candidates = [
             m
-            for m in members
+            for m in evidence
             if onset - 2 * step <= m.anomaly.timestamp.timestamp() <= onset + 2 * step
         ]
         return min(

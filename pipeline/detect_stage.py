@@ -6,8 +6,9 @@ and every sibling its family prior compares it with are read by one partition, a
 mark it when they have closed their windows through a moment. A partition's
 :class:`DetectStage` holds the results until every aggregation partition has marked
 past their window end, then scores them window end by window end in a canonical
-order; silences are judged at each window end that has results (traffic that stopped
-everywhere proves no series silent), against that same watermark.
+order; silences are judged at each window end that has results of the series' own
+window size (traffic that stopped everywhere proves no series silent, and neither
+does an hourly result after the minutes stopped), against that same watermark.
 Its alerts, and what the correlation stage needs to group them, are a function of
 the results alone: the same with one worker or several, before or after a restart.
 The whole object is the partition's state (the worker snapshots it with the offset it
@@ -103,8 +104,10 @@ class DetectStage:
 
     def _score(self, end: float, records: Iterable, out: DetectOutput) -> None:
         alerts: list[Alert] = []
+        sizes = set()
         for item, extra in records:
             if isinstance(item, AggregatedMetric):
+                sizes.add(float(item.window.seconds))
                 alerts += self.detectors.observe(item)
                 if item.name in self.forward_names:
                     out.forwards.append(encode_input(end, extra))
@@ -112,7 +115,8 @@ class DetectStage:
                 alerts += self.detectors.observe_histogram(item, extra)
         points = self.detectors.take_points()
         self._remember(points)
-        alerts += self.detectors.silences(closed_through=end)
+        # silent: a series of a size that other series of this partition published now
+        alerts += self.detectors.silences(closed_through=end, sizes=frozenset(sizes))
         for point in points:
             until = self._watch.get(point.key)
             if until is not None and point.start <= until:

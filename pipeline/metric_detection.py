@@ -474,7 +474,9 @@ class MetricDetectors:
         back_at = metric.window_start
         return [Alert(ended, Phase.ENDED, series, round(size), back_at, back_at)]
 
-    def silences(self, closed_through: float | None = None) -> list[Alert]:
+    def silences(
+        self, closed_through: float | None = None, sizes: frozenset[float] | None = None
+    ) -> list[Alert]:
         """Counter series that usually publish every window and stopped: one alert each.
 
         Judged in event time, per source: a series is silent once its own aggregation
@@ -484,10 +486,14 @@ class MetricDetectors:
         silences nothing, and neither does traffic that stopped everywhere (nothing
         published later proves a window empty). ``closed_through``: judge instead against
         the moment by which every aggregation partition has closed its windows (the
-        detection stage's watermark), which makes the decision a function of event time.
+        detection stage's watermark), which makes the decision a function of event time;
+        ``sizes``: only series of these window sizes (those with results at that moment:
+        an hourly result proves nothing about the minutes after the traffic stopped).
         """
         alerts = []
         for key, presence in self._presence.items():
+            if sizes is not None and presence.size not in sizes:
+                continue
             if closed_through is None:
                 latest = self._latest.get((presence.source, presence.size))
             else:  # every partition closed the windows ending by then

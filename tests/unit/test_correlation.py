@@ -191,3 +191,24 @@ def test_impact_fields_come_from_the_members_that_measure_them() -> None:
     assert impact.cost_impact.wasted_resources_usd == pytest.approx(3.0)
     assert impact.security_impact is not None
     assert impact.security_impact.vulnerabilities_exposed == 4
+
+
+def test_a_composite_is_not_the_root_of_an_incident_a_measured_series_is_in() -> None:
+    """A latency creep alerts mildly on the median first; the health score, computed from
+    that latency, crosses its band later and harder: the median is the root."""
+    correlator = AnomalyCorrelator(CorrelatorConfig())
+    median: SeriesKey = ("llm_latency.total_latency_ms.p50@1m", (("model_id", "gpt-4o"),))
+    health: SeriesKey = ("hub_composite.system_health_score@1m", (("environment", "p"),))
+    rng = random.Random(8)
+    for minute in range(30):
+        level = rng.uniform(0, 4)
+        t = (T0 + timedelta(minutes=minute - 30)).timestamp()
+        correlator.observe(median, t, 900 + 20 * level)
+        correlator.observe(health, t, 90 - 5 * level)
+    obs, hub = SourceModule.LLM_OBSERVATORY, SourceModule.LLM_ANALYTICS_HUB
+    creep = _anomaly("llm_latency.total_latency_ms.p50", obs, 0, 900.0, 1010.0, score=0.55)
+    assert correlator.add_anomaly(median, creep) is None
+    score = _anomaly("hub_composite.system_health_score", hub, 6, 69.0, 40.0, score=1.0)
+    found = correlator.add_anomaly(health, score)
+    assert found is not None
+    assert found.root_cause.root_event_id == creep.event_id

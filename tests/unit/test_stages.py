@@ -6,9 +6,14 @@ from __future__ import annotations
 import math
 import pickle
 import random
+from datetime import UTC, datetime
 
+import numpy as np
+
+from pipeline.detect_stage import DetectStage
 from pipeline.event_time import ReleaseBuffer, SourceMarks
 from pipeline.metric_detection import Phase
+from pipeline.models.metrics import AggregatedMetric, CounterValues, TimeWindow
 from pipeline.scenarios import MINUTE, Scenario
 from pipeline.snapshots import Manifest, decode_state, encode_state
 from pipeline.stage_pipeline import StagePipeline
@@ -153,3 +158,38 @@ def test_chains_do_not_depend_on_how_the_input_partitions_interleave() -> None:
     assert {closed for _, closed, _, _ in reference} == {"settled"}
     for seed in (1, 2, 3):
         assert _chains(random.Random(seed)) == reference
+
+
+def _count(start: float, size: TimeWindow, tenant: str, count: int) -> AggregatedMetric:
+    return AggregatedMetric(
+        name="cost_api.request_count",
+        window=size,
+        window_start=datetime.fromtimestamp(start, UTC),
+        window_end=datetime.fromtimestamp(start + size.seconds, UTC),
+        values=CounterValues(value=count, rate=count / size.seconds),
+        tags={"tenant": tenant, "source_module": "llm-cost-ops", "environment": "p"},
+    )
+
+
+def test_silences_are_judged_by_results_of_their_own_window_size() -> None:
+    """One tenant stops while the other goes on: a silence. Then all traffic stops and
+    only the hour's result comes: no silence (it proves nothing about the minutes)."""
+    rng = np.random.default_rng(2)
+    stage = DetectStage(1, frozenset({60, 3600}))
+    t0 = 1_767_225_600.0
+    silences = []
+    minutes = 300
+    for minute in range(minutes):
+        start = t0 + 60 * minute
+        stage.offer_metric(_count(start, TimeWindow.one_minute, "a", int(rng.poisson(200))), b"")
+        if minute < 280:  # tenant b stops 20 minutes before the traffic does
+            metric = _count(start, TimeWindow.one_minute, "b", int(rng.poisson(200)))
+            stage.offer_metric(metric, b"")
+        if (minute + 1) % 60 == 0:
+            hour = _count(start + 60 - 3600, TimeWindow.one_hour, "a", 12_000)
+            stage.offer_metric(hour, b"")
+        silences += [a for a in stage.mark(0, start + 60).alerts if a.event.observed == 0]
+    assert [dict(a.key[1])["tenant"] for a in silences] == ["b"]
+    stage.offer_metric(_count(t0 + 3600 * 5, TimeWindow.one_hour, "a", 12_000), b"")
+    after = stage.mark(0, t0 + 3600 * 6).alerts  # the next hour closes; no minute came
+    assert [a for a in after if a.event.observed == 0] == []
