@@ -158,6 +158,9 @@ class CompositeConfig:
     health_weights: Mapping[str, float] = field(default_factory=lambda: dict(HEALTH_WEIGHTS))
     max_open_groups: int = 4_096
     """Beyond this, the oldest open window is emitted early (counted as forced)."""
+    gauge_staleness_s: float = 3_600.0
+    """A compliance score or budget spend reported within this much event time still
+    holds in a window without a report."""
     max_tracked_deltas: int = 16_384
     """Previous values kept for ``delta`` (composite × window size × environment)."""
 
@@ -599,10 +602,28 @@ class _Group:
         self.series[key] = metric.values
         return fresh
 
-    def derive(self, cfg: CompositeConfig) -> list[_Derived]:
+    def derive(
+        self, cfg: CompositeConfig, held: dict[str, tuple[float, float]] | None = None
+    ) -> list[_Derived]:
+        """``held``: component -> (window start, value) of the environment's last reported
+        state gauges (compliance score, budget spend); a window without a report keeps
+        the last one while it is fresh (``gauge_staleness_s``), as a gauge means "still
+        so": otherwise the health score's make-up would change with which sparse reports
+        happen to fall in a window, and it would jump with it."""
         totals = _Totals()
         for (name, _), values in self.series.items():
             totals.add(name, values)
+        if held is not None and self.series:  # a window without inputs stays without
+            start = self.start.timestamp()
+            fresh = start - cfg.gauge_staleness_s
+            if totals.compliance:
+                held["compliance"] = (start, sum(totals.compliance) / len(totals.compliance))
+            elif "compliance" in held and held["compliance"][0] >= fresh:
+                totals.compliance = [held["compliance"][1]]
+            if totals.budget_percent_max is not None:
+                held["budget"] = (start, totals.budget_percent_max)
+            elif "budget" in held and held["budget"][0] >= fresh:
+                totals.budget_percent_max = held["budget"][1]
         return _derive(totals, self.modules, self.window, cfg)
 
 
@@ -633,6 +654,8 @@ class CompositeBuilder:
         self._closed_below: dict[int, float] = {}
         """Window size → every window starting before it is emitted."""
         self._group_count = 0
+        self._held: dict[tuple[int, str], dict[str, tuple[float, float]]] = {}
+        """(window size, environment) -> the state gauges last reported (``derive``)."""
         self._previous: dict[tuple[str, int, str], tuple[float, float]] = {}
         """(composite, window size, environment) → (window start, value) last emitted."""
 
@@ -737,7 +760,8 @@ class CompositeBuilder:
     def _emit(self, group: _Group, size: int, start: float) -> list[CompositeResult]:
         self.stats.groups_closed += 1
         results = []
-        for derived in group.derive(self.config):
+        held = self._held.setdefault((size, group.environment), {})
+        for derived in group.derive(self.config, held):
             composite = _composite(derived, group.window, group.start, group.end, group.environment)
             key = (derived.name, size, group.environment)
             previous = self._previous.pop(key, None)

@@ -448,3 +448,25 @@ def test_cross_module_metrics_of_one_window() -> None:
     assert cross.system_health_score == pytest.approx(51.1666666)
     partial = cross_module_metrics([r for r in results if r.name == "cost_per_request"])
     assert partial.system_health_score is None
+
+
+def test_a_state_gauge_holds_in_windows_without_a_report_while_fresh() -> None:
+    """The compliance score is reported now and then; the health score of the windows in
+    between keeps it (its make-up does not change with which reports fall in a window),
+    until it is older than the staleness limit."""
+    config = CompositeConfig(gauge_staleness_s=600.0, close_after_windows=None)
+    builder = CompositeBuilder(config)
+    latency = "llm_latency.total_latency_ms"
+    health = []
+    for minute in range(15):
+        start = T0 + 60 * minute
+        builder.observe(_m(latency, _stats(30, 30_000.0, p95=3000.0), OBS, start=start))
+        if minute == 0:
+            score = GaugeValues(value=20.0, delta=None)
+            builder.observe(_m("governance_compliance.score", score, GOV, start=start))
+        for result in builder.close_through(start + 60):
+            if result.name == "system_health_score":
+                health.append(round(result.composite.value, 6))
+    with_report, without = health[0], health[-1]
+    assert health[:11] == [with_report] * 11  # minutes 0-10: the report is at most 600 s old
+    assert health[11:] == [without] * 4 and without != with_report
