@@ -26,9 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,7 +35,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from agents.evaluate_live import REPO, LiveAlert, _hub, _produce, _started
+from agents.evaluate_live import REPO, LiveAlert, _hub, _produce, _started, isolated_env
 from agents.settings import load_settings
 from pipeline.evaluation import RunResult, score_run
 from pipeline.models.correlation import AnomalyCorrelation
@@ -62,14 +60,8 @@ class RunRecords:
 
 
 def _env(tag: str) -> dict[str, str]:
-    run = uuid.uuid4().hex[:6]
-    env = dict(os.environ)
-    env.update(
-        HUB_TOPIC_PREFIX=f"cmp-{tag}-{run}-",
-        HUB_APP_ID=f"hub-cmp-{tag}-{run}",
-        HUB_DATA_DIR=tempfile.mkdtemp(prefix=f"hub-cmp-{tag}-"),
-        HUB_SNAPSHOT_EVERY_S=os.environ.get("HUB_SNAPSHOT_EVERY_S", "5"),
-    )
+    env = isolated_env(tag, "cmp")
+    env.setdefault("HUB_SNAPSHOT_EVERY_S", "5")
     return env
 
 

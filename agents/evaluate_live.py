@@ -50,13 +50,14 @@ class LiveAlert:
     raised_at: datetime | None
 
 
-def _isolated_env(seed: int) -> dict[str, str]:
+def isolated_env(tag: str, kind: str = "eval") -> dict[str, str]:
+    """A run's own topics (prefix), app id and data directory, named by ``kind-tag``."""
     run = uuid.uuid4().hex[:6]
     env = dict(os.environ)
     env.update(
-        HUB_TOPIC_PREFIX=f"eval-{seed}-{run}-",
-        HUB_APP_ID=f"hub-eval-{seed}-{run}",
-        HUB_DATA_DIR=tempfile.mkdtemp(prefix=f"hub-eval-{seed}-"),
+        HUB_TOPIC_PREFIX=f"{kind}-{tag}-{run}-",
+        HUB_APP_ID=f"hub-{kind}-{tag}-{run}",
+        HUB_DATA_DIR=tempfile.mkdtemp(prefix=f"hub-{kind}-{tag}-"),
     )
     return env
 
@@ -164,7 +165,7 @@ def run_live(
     timeout_s: float = 1800.0,
 ) -> RunResult:
     """One scenario through a real worker; its score."""
-    env = _isolated_env(seed)
+    env = isolated_env(str(seed))
     start = (time.time() - days * DAY) // MINUTE * MINUTE  # the scenario ends now
     scenario = Scenario(seed, days=days, start=start, incidents=kinds, quiet_days=quiet_days)
     log = REPO / ".logs" / f"evaluate-live-{seed}.log"
