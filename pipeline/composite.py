@@ -100,6 +100,8 @@ _API_REQUESTS = "cost_api.request_count"
 _THREATS = "security_threats.count"
 _BUDGET = "cost_budget.spend_percent"
 _COMPLIANCE = "governance_compliance.score"
+_STATE_GAUGES = frozenset({_BUDGET, _COMPLIANCE})
+"""Gauges that report a lasting state, held per series between reports."""
 COMPOSITE_INPUTS = _INPUTS = frozenset(
     {
         _LATENCY,
@@ -268,13 +270,16 @@ class _Totals:
                 self.api_requests = (self.api_requests or 0) + values.value
             elif name == _THREATS:
                 self.threats = (self.threats or 0) + values.value
-        elif name == _BUDGET:
+        elif isinstance(values, GaugeValues):
+            self.add_state(name, values.value)
+
+    def add_state(self, name: str, value: float) -> None:
+        """One state gauge's value (a budget's spend, a framework's compliance)."""
+        if name == _BUDGET:
             previous = self.budget_percent_max
-            self.budget_percent_max = (
-                values.value if previous is None else max(previous, values.value)
-            )
+            self.budget_percent_max = value if previous is None else max(previous, value)
         elif name == _COMPLIANCE:
-            self.compliance.append(values.value)
+            self.compliance.append(value)
 
 
 def _component(
@@ -603,27 +608,31 @@ class _Group:
         return fresh
 
     def derive(
-        self, cfg: CompositeConfig, held: dict[str, tuple[float, float]] | None = None
+        self, cfg: CompositeConfig, held: dict[SeriesId, tuple[float, float]] | None = None
     ) -> list[_Derived]:
-        """``held``: component -> (window start, value) of the environment's last reported
-        state gauges (compliance score, budget spend); a window without a report keeps
-        the last one while it is fresh (``gauge_staleness_s``), as a gauge means "still
-        so": otherwise the health score's make-up would change with which sparse reports
-        happen to fall in a window, and it would jump with it."""
+        """``held``: state gauge series (one budget's spend, one framework's compliance
+        score) -> (window start, value) as last reported in the environment. A gauge means
+        "still so": each series counts with its last report while that is fresh
+        (``gauge_staleness_s``), so the budget use is the highest over every budget's
+        latest spend and the compliance the mean over every framework's latest score,
+        not over whichever sparse reports happen to fall in this window (the health
+        score would jump with them)."""
         totals = _Totals()
         for (name, _), values in self.series.items():
-            totals.add(name, values)
+            if held is None or name not in _STATE_GAUGES:
+                totals.add(name, values)
         if held is not None and self.series:  # a window without inputs stays without
             start = self.start.timestamp()
+            for key, values in self.series.items():
+                if key[0] in _STATE_GAUGES and isinstance(values, GaugeValues):
+                    held[key] = (start, values.value)
             fresh = start - cfg.gauge_staleness_s
-            if totals.compliance:
-                held["compliance"] = (start, sum(totals.compliance) / len(totals.compliance))
-            elif "compliance" in held and held["compliance"][0] >= fresh:
-                totals.compliance = [held["compliance"][1]]
-            if totals.budget_percent_max is not None:
-                held["budget"] = (start, totals.budget_percent_max)
-            elif "budget" in held and held["budget"][0] >= fresh:
-                totals.budget_percent_max = held["budget"][1]
+            # stale reports go; so do the per-component entries snapshots held before
+            for key in [k for k, v in held.items() if not isinstance(k, tuple) or v[0] < fresh]:
+                del held[key]
+            for (name, _), (seen, value) in sorted(held.items()):
+                if seen <= start:  # a window republished late must not see later reports
+                    totals.add_state(name, value)
         return _derive(totals, self.modules, self.window, cfg)
 
 
@@ -654,7 +663,7 @@ class CompositeBuilder:
         self._closed_below: dict[int, float] = {}
         """Window size → every window starting before it is emitted."""
         self._group_count = 0
-        self._held: dict[tuple[int, str], dict[str, tuple[float, float]]] = {}
+        self._held: dict[tuple[int, str], dict[SeriesId, tuple[float, float]]] = {}
         """(window size, environment) -> the state gauges last reported (``derive``)."""
         self._previous: dict[tuple[str, int, str], tuple[float, float]] = {}
         """(composite, window size, environment) → (window start, value) last emitted."""

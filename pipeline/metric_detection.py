@@ -39,6 +39,7 @@ import numpy as np
 from pipeline.correlation import SeriesKey
 from pipeline.detection.episodes import ENDED, ESCALATED, STARTED, EpisodeTracker
 from pipeline.detection.family import FamilyPrior
+from pipeline.detection.harm import hurts
 from pipeline.detection.scoring import (
     Scored,
     probability_from_z,
@@ -78,6 +79,22 @@ def observed_value(metric: AggregatedMetric) -> tuple[str, float, bool]:
     if metric.name.endswith("_usd"):
         return f"{metric.name}.sum", values.sum, False
     return f"{metric.name}.p95", values.p95, False
+
+
+_DIRECTED = (
+    AnomalyType.SPIKE,
+    AnomalyType.DROP,
+    AnomalyType.FREQUENCY_ANOMALY,
+    AnomalyType.PATTERN_DEVIATION,  # a median's drift
+)
+
+
+def _harmful(name: str, kind: AnomalyType | None, deviation: float) -> bool:
+    """A spike, drop, count change or drift in a direction that can hurt (silences and
+    shifts of a distribution have none, and always can)."""
+    if kind not in _DIRECTED:
+        return True
+    return hurts(name, deviation)
 
 
 def _module(tags: dict[str, str]) -> SourceModule:
@@ -206,6 +223,10 @@ class MetricDetectors:
     """(metric name as alerted, window, module, environment) -> its members' values."""
     _young: dict[DetectorKey, EpisodeTracker] = field(default_factory=dict)
     """Episodes of series in their warm-up, scored by their family."""
+    _muted: set[DetectorKey] = field(default_factory=set)
+    """Series in an episode whose direction is harmless (``pipeline.detection.harm``)."""
+    muted: int = 0
+    """Episodes detected and not alerted because they went the harmless way."""
     keep_points: bool = False
     """Keep each value scored for ``take_points`` (whoever correlates the alerts)."""
     _points: list[ScoredPoint] = field(default_factory=list)
@@ -403,7 +424,18 @@ class MetricDetectors:
     ) -> list[Alert]:
         series = _series(key)
         open_episode = self._episodes.get(key)
+        if key in self._muted:
+            if scored.episode_end:
+                self._muted.discard(key)
+                return []
+            if not (scored.episode_start and _harmful(name, kind, scored.deviation)):
+                return []
+            self._muted.discard(key)  # it turned harmful: from here on, an episode
         if scored.episode_start and kind is not None and scored.baseline is not None:
+            if open_episode is None and not _harmful(name, kind, scored.deviation):
+                self._muted.add(key)  # good news: detected (the baseline keeps out of it),
+                self.muted += 1  # not alerted
+                return []
             raised, moment = moment, datetime.fromtimestamp(scored.since or 0.0, UTC)
             event = AnomalyEvent(
                 event_id=uuid.uuid5(_ID_NAMESPACE, f"{key!r}|{moment.isoformat()}"),

@@ -37,7 +37,9 @@ profiles, and when the refractory period ends a profile that the series stayed a
 from all along (its last 15 residuals on one side) moves by their median: a level
 shift that lasts is the new normal (learn it, alert once). The episode ends after
 ``cooldown`` (3) points in a row whose own residual and last-6 mean are back below the
-threshold (the 24-point mean would keep it open long after a short incident).
+threshold (the 24-point mean would keep it open long after a short incident). A
+run's mean opens an episode only with a point on its side (``point_agrees``): an
+alert describes the present, not the incident the last 24 points still remember.
 
 **Warm-up**: no score before ``warmup`` points (150): the spread needs its residuals
 and each statistic's history at least 50 values before any probability below 1 is
@@ -93,6 +95,20 @@ class DetectorConfig:
     critical_score: float = CRITICAL_SCORE
     decades: float = DECADES
     reference_step: float = 300.0
+
+
+def point_agrees(
+    z: float, recent: list[float], probabilities: list[float], runs: tuple[int, ...]
+) -> bool:
+    """Does the point itself take part in what its rarest statistic says? When that is a
+    run's mean, the point must lie on the mean's side: after a short incident the mean
+    of the last 24 stays high for a while, and a point back at (or below) the baseline
+    must not open an episode about it."""
+    firing = min(range(len(probabilities)), key=probabilities.__getitem__)
+    if firing == 0:
+        return True
+    window = recent[-runs[firing - 1] :]
+    return z * math.fsum(window) >= 0.0
 
 
 @dataclass(slots=True)
@@ -283,6 +299,9 @@ class SeriesDetector:
         rate = self._rate_factor()
         probability = min(1.0, min(probabilities) * len(statistics) * rate)
         combined = score_from_probability(probability, cfg.decades)
+        if not self.episodes.open and not point_agrees(z, recent, probabilities, cfg.runs):
+            # a run's mean that the point itself contradicts is the past, not news
+            combined = min(combined, math.nextafter(cfg.alert_score, 0.0))
         short = min(probabilities[:2]) * len(statistics) * rate  # the point and the last 6
         own = score_from_probability(short, cfg.decades)
         own_probability = min(1.0, probabilities[0] * len(statistics) * rate)

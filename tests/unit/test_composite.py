@@ -470,3 +470,29 @@ def test_a_state_gauge_holds_in_windows_without_a_report_while_fresh() -> None:
     with_report, without = health[0], health[-1]
     assert health[:11] == [with_report] * 11  # minutes 0-10: the report is at most 600 s old
     assert health[11:] == [without] * 4 and without != with_report
+
+
+def test_each_budget_holds_its_own_last_report_and_the_use_is_their_maximum() -> None:
+    """Budgets report now and then, each on its own: the budget use of a window is the
+    highest of every budget's latest spend, not of the reports that fell in it."""
+    config = CompositeConfig(gauge_staleness_s=600.0, close_after_windows=None)
+    builder = CompositeBuilder(config)
+    latency = "llm_latency.total_latency_ms"
+    reports = {0: ("budget-001", 90.0), 2: ("budget-002", 40.0), 4: ("budget-001", 50.0)}
+    use = []
+    for minute in range(6):
+        start = T0 + 60 * minute
+        builder.observe(_m(latency, _stats(30, 30_000.0, p95=3000.0), OBS, start=start))
+        if minute in reports:
+            budget, percent = reports[minute]
+            spend = GaugeValues(value=percent, delta=None)
+            builder.observe(
+                _m("cost_budget.spend_percent", spend, COST, start=start, budget_id=budget)
+            )
+        for result in builder.close_through(start + 60):
+            if result.name == "system_health_score":
+                parts = {c.name: c.value for c in result.composite.components}
+                use.append(parts["cost_budget.spend_percent.max"])
+    # budget-001 at 90 holds through minute 3 although budget-002 reported 40 at minute 2;
+    # from minute 4 budget-001's latest is 50, and budget-002's 40 still holds
+    assert use == [90.0, 90.0, 90.0, 90.0, 50.0, 50.0]

@@ -16,7 +16,7 @@ import pytest
 from pipeline.detect_offline import detect_csv, parse_time
 from pipeline.detection.episodes import ENDED, ESCALATED, STARTED, EpisodeTracker
 from pipeline.detection.scoring import score_from_probability
-from pipeline.detection.series import DetectorConfig, SeriesDetector
+from pipeline.detection.series import DetectorConfig, SeriesDetector, point_agrees
 from pipeline.detection.tail import TailModel, nominal_probability
 from pipeline.models.correlation import AnomalyEvent, AnomalyType
 
@@ -278,3 +278,15 @@ def test_hub_detect_command(tmp_path: Path) -> None:
         [*command, "--output", str(out)], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert failed.returncode == 1 and "no row could be scored" in failed.stderr
+
+
+def test_a_point_that_contradicts_the_run_that_fired_does_not_open_an_episode() -> None:
+
+    runs = (6, 24)
+    after_incident = [3.0] * 20 + [0.1, -0.2, 0.0, -0.1]  # the last 24: mostly the incident
+    # the 24-point mean is the rarest statistic and the point is back below the baseline
+    assert not point_agrees(-0.1, after_incident, [0.5, 0.2, 1e-6], runs)
+    # the same mean with a point that still lies on its side is news
+    assert point_agrees(0.4, after_incident, [0.5, 0.2, 1e-6], runs)
+    # the point's own residual firing needs no run to agree
+    assert point_agrees(-6.0, after_incident, [1e-6, 0.2, 0.3], runs)

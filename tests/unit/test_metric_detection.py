@@ -375,3 +375,29 @@ def test_a_series_born_in_an_incident_is_judged_by_its_family() -> None:
     )
     assert alert.event.anomaly_score >= detectors.config.alert_score and alert.event.observed == 60
     assert 2 <= alert.event.baseline <= 6  # the family's typical count
+
+
+def _latency_step(detectors: MetricDetectors, factor: float, name: str) -> list:
+    """A latency p95 that steps by ``factor`` for 30 windows and returns."""
+    rng = np.random.default_rng(8)
+    tags = {"model_id": "m", "source_module": "llm-observatory"}
+    alerts = []
+    for minute in range(W + 80):
+        p95 = (800 + rng.normal(0, 20)) * (factor if W + 40 <= minute < W + 70 else 1.0)
+        alerts += [(minute, a) for a in detectors.observe(_metric(minute, _stats(p95), name, tags))]
+    return alerts
+
+
+def test_latency_that_falls_is_detected_but_not_alerted_and_a_rise_is() -> None:
+    falls = MetricDetectors()
+    assert _latency_step(falls, 0.5, "llm_latency.total_latency_ms") == []
+    assert falls.muted == 1  # the episode was there: detected, not published
+    rises = MetricDetectors()
+    started = [
+        m for m, a in _latency_step(rises, 1.5, "llm_latency.total_latency_ms")
+        if a.phase is Phase.STARTED
+    ]  # fmt: skip
+    assert started == [W + 40] and rises.muted == 0
+    both = MetricDetectors()  # a request rate hurts both ways: its fall is alerted
+    fell = [m for m, a in _latency_step(both, 0.5, "llm_throughput.x") if a.phase is Phase.STARTED]
+    assert fell == [W + 40] and both.muted == 0
