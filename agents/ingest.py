@@ -28,9 +28,15 @@ from agents.log_markers import FIRST_INPUT_LOG
 from agents.processes import BARRIER_ENV, sibling_count, wait_for_group, wait_for_peers
 from agents.tag_admission import TagAdmission
 from pipeline.cardinality import OTHER
-from pipeline.ingest import EVENTS_PER_MESSAGE, IngestLimits, decode_points
+from pipeline.ingest import EVENTS_PER_MESSAGE, DecodedRecords, IngestLimits, decode_records
 from pipeline.normalize import Point
-from pipeline.point_batches import Heartbeat, SourceGroups, encode_batch, encode_heartbeat
+from pipeline.point_batches import (
+    Heartbeat,
+    SeriesColumns,
+    SourceGroups,
+    encode_batch,
+    encode_heartbeat,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,50 +100,50 @@ _first_logged = False
 
 
 async def _forward(records: list[Any]) -> None:
-    """Validate, dead-letter, normalise and route one poll's messages; wait for the broker."""
+    """Validate, dead-letter, normalise and route one poll's messages; wait for the broker.
+
+    Each source partition's messages are decoded together (``decode_records``): the
+    usual one-event messages go through the compiled scanner as one batch."""
     global _first_logged
     now = time.time()
     if records and not _first_logged:
         _first_logged = True
         log.info(FIRST_INPUT_LOG, now)
-    decoded_records = []
+    by_source: dict[tuple[str, int], list[Any]] = {}
     for record in records:
-        base = record.offset * EVENTS_PER_MESSAGE  # an array's events: one sub-offset each
-        decoded = decode_points(record.value or b"", now, LIMITS, base)
+        by_source.setdefault((record.topic, record.partition), []).append(record)
+    decoded_sources = []
+    for (topic, partition), polled in by_source.items():
+        bases = [record.offset * EVENTS_PER_MESSAGE for record in polled]  # sub-offsets
+        decoded = decode_records([r.value or b"" for r in polled], bases, now, LIMITS)
         COUNTERS.consumed += decoded.consumed
         COUNTERS.processed += decoded.valid
-        COUNTERS.dead_lettered += len(decoded.rejections)
-        if decoded.rejections:
-            await send_rejections(
-                dead_letter_topic,
-                decoded.rejections,
-                record.key,
-                record.topic,
-                record.partition,
-                record.offset,
-            )
-        decoded_records.append((record, base, decoded))
-    await _admit_new_tag_values(decoded_records)
-    by_source: dict[tuple[str, int], SourceGroups] = {}
+        COUNTERS.dead_lettered += decoded.rejected
+        for index, one in decoded.rest:
+            if one.rejections:
+                record = polled[index]
+                await send_rejections(
+                    dead_letter_topic, one.rejections, record.key, topic, partition, record.offset
+                )
+        decoded_sources.append((topic, partition, bases, decoded))
+    await _admit_new_tag_values([d for *_, d in decoded_sources])
     admit = ADMISSION.log.admit
-    for record, base, decoded in decoded_records:
-        groups = by_source.get((record.topic, record.partition))
-        if groups is None:
-            groups = by_source[(record.topic, record.partition)] = SourceGroups()
-        groups.cover(base, base + EVENTS_PER_MESSAGE - 1)
-        for columns in decoded.columns:
+    pending = []
+    for topic, partition, bases, decoded in decoded_sources:
+        groups = SourceGroups()
+        groups.cover(bases[0], bases[-1] + EVENTS_PER_MESSAGE - 1)  # a poll's are contiguous
+        for columns in _all_columns(decoded):
             COUNTERS.points += len(columns.offsets)
             columns.tags = admit(columns.tags)
             groups.add_columns(columns)
-        for index, points in enumerate(decoded.points):
-            COUNTERS.points += len(points)
-            for point in points:
-                tags = admit(point.tags)
-                if tags is not point.tags:
-                    point = Point(point.measurement, point.timestamp, tags, point.fields)
-                groups.add_point(base + index, point)
-    pending = []
-    for (topic, partition), groups in by_source.items():
+        for index, one in decoded.rest:
+            for position, points in enumerate(one.points):
+                COUNTERS.points += len(points)
+                for point in points:
+                    tags = admit(point.tags)
+                    if tags is not point.tags:
+                        point = Point(point.measurement, point.timestamp, tags, point.fields)
+                    groups.add_point(bases[index] + position, point)
         routed = groups.route(topic, partition, POINTS_SPEC.partitions)
         for dest, batch in routed.items():
             pending.append(await points_topic.send(value=encode_batch(batch), partition=dest))
@@ -145,11 +151,18 @@ async def _forward(records: list[Any]) -> None:
         await future
 
 
-async def _admit_new_tag_values(decoded_records: list[Any]) -> None:
+def _all_columns(decoded: DecodedRecords) -> list[SeriesColumns]:
+    """The series groups of the scanned messages and of the batch messages."""
+    return decoded.columns + [c for _, one in decoded.rest for c in one.columns]
+
+
+async def _admit_new_tag_values(decoded_sources: list[DecodedRecords]) -> None:
     """Tag values the shared log has not decided yet: propose them and wait for the log."""
     log_ = ADMISSION.log
-    tag_sets = [c.tags for _, _, d in decoded_records for c in d.columns]
-    tag_sets += [p.tags for _, _, d in decoded_records for points in d.points for p in points]
+    tag_sets = [c.tags for d in decoded_sources for c in _all_columns(d)]
+    for decoded in decoded_sources:
+        for _, one in decoded.rest:
+            tag_sets += [point.tags for points in one.points for point in points]
     undecided = log_.undecided(tag_sets)
     if undecided:
         await ADMISSION.decide(undecided)

@@ -696,40 +696,117 @@ static PyObject *texts(const Distinct *d, int as_bytes) {
     return list;
 }
 
+/* The scanner's answer: (n, values, codes, count_groups, measure_groups, environments,
+   models, tags), or None when the rows cannot be grouped. Frees nothing. */
+static PyObject *answer(Rows *rows, Tables *t) {
+    Py_ssize_t count_groups = 0, measure_groups = 0;
+    if (group_rows(rows, &count_groups, &measure_groups) < 0) Py_RETURN_NONE;
+    PyObject *result = NULL;
+    PyObject *values = columns(rows);
+    PyObject *codes = PyBytes_FromStringAndSize(
+        (const char *)rows->codes, rows->count * CODES_PER_EVENT * (Py_ssize_t)sizeof(int32_t));
+    PyObject *environments = texts(&t->environments, 0);
+    PyObject *models = texts(&t->models, 0);
+    PyObject *tags = texts(&t->tags, 1);
+    if (values && codes && environments && models && tags)
+        result = Py_BuildValue("(nOOnnOOO)", rows->count, values, codes, count_groups,
+                               measure_groups, environments, models, tags);
+    Py_XDECREF(values);
+    Py_XDECREF(codes);
+    Py_XDECREF(environments);
+    Py_XDECREF(models);
+    Py_XDECREF(tags);
+    return result;
+}
+
+static void release(Rows *rows, Tables *t) {
+    PyMem_Free(rows->values);
+    PyMem_Free(rows->codes);
+    PyMem_Free(t->environments.items);
+    PyMem_Free(t->models.items);
+    PyMem_Free(t->tags.items);
+}
+
 static PyObject *scan_latency(PyObject *self, PyObject *arg) {
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
     Cursor c = {(const char *)view.buf, (const char *)view.buf + view.len, 0};
     Rows rows = {NULL, NULL, 0, 0};
     Tables t = {{NULL, 0, 0, -1}, {NULL, 0, 0, -1}, {NULL, 0, 0, -1}};
-    PyObject *result = NULL;
-    Py_ssize_t count_groups = 0, measure_groups = 0;
-    if (screen(&c) < 0 || scan_array(&c, &rows, &t) < 0 ||
-        group_rows(&rows, &count_groups, &measure_groups) < 0) {
+    PyObject *result;
+    if (screen(&c) < 0 || scan_array(&c, &rows, &t) < 0) {
         result = Py_None;
         Py_INCREF(result);
     } else {
-        PyObject *values = columns(&rows);
-        PyObject *codes = PyBytes_FromStringAndSize(
-            (const char *)rows.codes, rows.count * CODES_PER_EVENT * (Py_ssize_t)sizeof(int32_t));
-        PyObject *environments = texts(&t.environments, 0);
-        PyObject *models = texts(&t.models, 0);
-        PyObject *tags = texts(&t.tags, 1);
-        if (values && codes && environments && models && tags)
-            result = Py_BuildValue("(nOOnnOOO)", rows.count, values, codes, count_groups,
-                                   measure_groups, environments, models, tags);
-        Py_XDECREF(values);
-        Py_XDECREF(codes);
-        Py_XDECREF(environments);
-        Py_XDECREF(models);
-        Py_XDECREF(tags);
+        result = answer(&rows, &t);
     }
-    PyMem_Free(rows.values);
-    PyMem_Free(rows.codes);
-    PyMem_Free(t.environments.items);
-    PyMem_Free(t.models.items);
-    PyMem_Free(t.tags.items);
+    release(&rows, &t);
     PyBuffer_Release(&view);
+    return result;
+}
+
+/* Forget what a declined event added to a table of distinct values. */
+static inline void forget(Distinct *d, Py_ssize_t count) {
+    d->count = count;
+    d->last = -1;
+}
+
+/* Many messages of one event each, scanned as one batch: each message must be exactly
+   one latency event (as ``scan_latency`` judges an array's elements); the others are
+   left to the caller, named by a 0 in the mask of accepted messages. */
+static PyObject *scan_latency_each(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "scan_latency_each() takes a sequence of bytes");
+    if (seq == NULL) return NULL;
+    Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject *mask = PyBytes_FromStringAndSize(NULL, m);
+    if (mask == NULL) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    char *accepted = PyBytes_AS_STRING(mask);
+    Rows rows = {NULL, NULL, 0, 0};
+    Tables t = {{NULL, 0, 0, -1}, {NULL, 0, 0, -1}, {NULL, 0, 0, -1}};
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        accepted[i] = 0;
+        if (!PyBytes_Check(items[i])) continue;
+        const char *p = PyBytes_AS_STRING(items[i]);
+        Cursor c = {p, p + PyBytes_GET_SIZE(items[i]), 0};
+        if (screen(&c) < 0) continue;
+        if (rows.count == rows.capacity && grow(&rows) < 0) {
+            failed = 1;
+            break;
+        }
+        Py_ssize_t environments = t.environments.count, models = t.models.count,
+                   tags = t.tags.count, r = rows.count;
+        skip_ws(&c);
+        int ok = scan_event(&c, rows.values + r * VALUES_PER_EVENT,
+                            rows.codes + r * CODES_PER_EVENT, &t) == 0;
+        if (ok) {
+            skip_ws(&c);
+            ok = c.p == c.end;
+        }
+        if (ok) {
+            rows.count++;
+            accepted[i] = 1;
+        } else {
+            forget(&t.environments, environments);
+            forget(&t.models, models);
+            forget(&t.tags, tags);
+        }
+    }
+    PyObject *result = NULL;
+    if (failed) {
+        PyErr_NoMemory();
+    } else {
+        PyObject *scanned = answer(&rows, &t);
+        if (scanned != NULL) result = Py_BuildValue("(OO)", scanned, mask);
+        Py_XDECREF(scanned);
+    }
+    Py_DECREF(mask);
+    release(&rows, &t);
+    Py_DECREF(seq);
     return result;
 }
 
@@ -770,6 +847,10 @@ static PyObject *configure(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(modules, event_types, severities): the accepted names, as tuples of bytes."},
+    {"scan_latency_each", scan_latency_each, METH_O,
+     "scan_latency_each(messages) -> ((n, values, ...) as scan_latency, or None; mask): "
+     "messages of one event each, scanned as one batch; mask[i] = 1 when message i was one "
+     "latency event and is among the rows (in order)"},
     {"scan_latency", scan_latency, METH_O,
      "scan_latency(raw) -> (n, values, codes, count_groups, measure_groups, environments, "
      "models, tag_texts) or None."},

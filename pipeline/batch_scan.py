@@ -14,6 +14,7 @@ msgspec path: slower, same results.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
@@ -64,12 +65,50 @@ def scanned_columns(
     scanned = _scanner.scan_latency(raw)
     if scanned is None or scanned[0] < MIN_EVENTS:
         return None
-    n, value_bytes, code_bytes, count_groups, measure_groups, environments, models, tags = scanned
-    values = np.frombuffer(value_bytes, np.float64).reshape(len(LATENCY_FIELDS) + 1, n)
-    moments = values[0]
+    n = scanned[0]
+    moments = np.frombuffer(scanned[1], np.float64)[:n]
     if moments.max() > now + future_s or moments.min() < now - past_s:
         return None
+    return n, _series(scanned, np.arange(n, dtype=np.int64) + base, None)
+
+
+def scanned_messages(
+    raws: Sequence[bytes], offsets: np.ndarray, now: float, future_s: float, past_s: float
+) -> tuple[np.ndarray, list[SeriesColumns]] | None:
+    """Messages of one latency event each, as one batch: which messages it took (a mask)
+    and their events' series groups, event ``i`` at ``offsets[i]``. Messages it did not
+    take (another payload, an array, anything to explain or refuse, a timestamp out of
+    bounds) are the caller's, for the per-message paths. None: the scanner is off."""
+    if _scanner is None:
+        return None
+    scanned, mask = _scanner.scan_latency_each(raws)
+    taken = np.frombuffer(mask, np.uint8).astype(bool)
+    if scanned is None:  # the rows could not be grouped: every message takes its own path
+        return np.zeros(len(raws), dtype=bool), []
+    n = scanned[0]
+    if n == 0:
+        return taken, []
+    moments = np.frombuffer(scanned[1], np.float64)[:n]
+    plausible = (moments <= now + future_s) & (moments >= now - past_s)
+    keep = None
+    if not plausible.all():  # those messages get their precise rejection elsewhere
+        taken[np.flatnonzero(taken)[~plausible]] = False
+        keep = plausible
+    return taken, _series(scanned, np.asarray(offsets)[taken], keep)
+
+
+def _series(
+    scanned: tuple[Any, ...], offsets: np.ndarray, keep: np.ndarray | None
+) -> list[SeriesColumns]:
+    """The scanner's rows as series groups; ``offsets``: each kept row's source offset;
+    ``keep``: the rows to keep (None: all)."""
+    n, value_bytes, code_bytes, count_groups, measure_groups, environments, models, tags = scanned
+    values = np.frombuffer(value_bytes, np.float64).reshape(len(LATENCY_FIELDS) + 1, n)
     codes = np.frombuffer(code_bytes, np.int32).reshape(n, 8)
+    if keep is not None:
+        values, codes = values[:, keep], codes[keep]
+    n = codes.shape[0]
+    moments = values[0]
     fields = {}
     for name, column in zip(LATENCY_FIELDS, values[1:], strict=True):
         present = ~np.isnan(column)
@@ -77,6 +116,8 @@ def scanned_columns(
     ones: dict[str, tuple[np.ndarray, np.ndarray | None]] = {"count": (np.ones(n), None)}
     out = []
     for rows in _rows_of_groups(codes[:, 6], count_groups):
+        if not rows.size:
+            continue
         module, event_type, severity, environment = codes[rows[0], :4].tolist()
         series_tags = count_series_tags(
             _MODULES[module],
@@ -85,9 +126,11 @@ def scanned_columns(
             _SEVERITIES[severity],
             _VARIANT,
         )
-        out.append(series_of_rows("hub_events", series_tags, rows, base, moments, ones))
+        out.append(series_of_rows("hub_events", series_tags, rows, offsets, moments, ones))
     tag_items, groups, merged = _measurement_groups(codes, measure_groups, tags)
     for rows in _rows_of_groups(groups, merged):
+        if not rows.size:
+            continue
         module, environment, model = codes[rows[0], [0, 3, 4]].tolist()
         series_tags = measurement_series_tags(
             _MEASUREMENT,
@@ -97,8 +140,8 @@ def scanned_columns(
             dict(tag_items[int(rows[0])]),
             {},
         )
-        out.append(series_of_rows(_MEASUREMENT, series_tags, rows, base, moments, fields))
-    return n, out
+        out.append(series_of_rows(_MEASUREMENT, series_tags, rows, offsets, moments, fields))
+    return out
 
 
 def _measurement_groups(
@@ -119,10 +162,11 @@ def _measurement_groups(
     by_row = _ItemsByRow(items, tag_codes)
     if len(canonical) == len(items):
         return by_row, ids, groups
-    firsts = np.unique(ids, return_index=True)[1]
+    present, firsts = np.unique(ids, return_index=True)  # rows may have been dropped
     keys = [(*codes[first, [0, 3, 4]].tolist(), int(tag_codes[first])) for first in firsts]
     number: dict[tuple[int, ...], int] = {}
-    remap = np.array([number.setdefault(key, len(number)) for key in keys], np.int64)
+    remap = np.zeros(groups, np.int64)
+    remap[present] = [number.setdefault(key, len(number)) for key in keys]
     return by_row, remap[ids], len(number)
 
 

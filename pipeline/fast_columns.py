@@ -237,18 +237,21 @@ def series_of_rows(
     measurement: str,
     tags: tuple[tuple[str, str], ...],
     rows: np.ndarray,
-    base: int,
+    base: int | np.ndarray,
     moments: np.ndarray,
     fields: dict[str, tuple[np.ndarray, np.ndarray | None]],
 ) -> SeriesColumns:
     """One series' rows; a field is kept when one of them has it, as the per-event path does.
 
-    ``fields`` holds each column with its presence mask, or None when every row has it."""
+    ``fields`` holds each column with its presence mask, or None when every row has it.
+    ``base``: row ``i``'s offset is ``base + i``, or ``base[i]`` for an array of offsets
+    (events of separate messages)."""
     columns: dict[str, np.ndarray] = {}
     for name, (values, present) in fields.items():
         if present is None or present[rows].any():
             columns[name] = values[rows]
-    return SeriesColumns(measurement, tags, rows + base, moments[rows], columns)
+    offsets = base[rows] if isinstance(base, np.ndarray) else rows + base
+    return SeriesColumns(measurement, tags, offsets, moments[rows], columns)
 
 
 def _with_presence(

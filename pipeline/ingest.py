@@ -7,13 +7,15 @@ in a batch never costs the others; every rejection keeps the bytes it came from.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
-from pipeline.batch_scan import scanned_columns
-from pipeline.fast_columns import fast_columns
+from pipeline.batch_scan import scanned_columns, scanned_messages
+from pipeline.fast_columns import MIN_EVENTS, fast_columns
 from pipeline.fast_decode import fast_points
 from pipeline.models.events import AnalyticsEvent
 from pipeline.models.issues import FieldIssue, issues_from_error
@@ -202,3 +204,61 @@ def decode_points(
             return DecodedPoints(fast)
     decoded = decode_message(raw, now, limits)
     return DecodedPoints([points_from_event(e) for e in decoded.events], decoded.rejections)
+
+
+@dataclass(slots=True)
+class DecodedRecords:
+    """One source's polled messages as the worker needs them: the events the scanner took
+    from messages of one event each, grouped by series across messages (``columns``,
+    each event at its message's offset), and every other message decoded on its own
+    (``rest``: the message's index in the poll, its points and rejections)."""
+
+    columns: list[SeriesColumns] = field(default_factory=list)
+    column_events: int = 0
+    rest: list[tuple[int, DecodedPoints]] = field(default_factory=list)
+
+    @property
+    def valid(self) -> int:
+        return self.column_events + sum(decoded.valid for _, decoded in self.rest)
+
+    @property
+    def rejected(self) -> int:
+        return sum(len(decoded.rejections) for _, decoded in self.rest)
+
+    @property
+    def consumed(self) -> int:
+        return self.valid + self.rejected
+
+
+def decode_records(
+    raws: Sequence[bytes],
+    offset_bases: Sequence[int],
+    now: float,
+    limits: IngestLimits | None = None,
+) -> DecodedRecords:
+    """``decode_points`` for each of many messages of one source, the usual one-event
+    messages scanned together as one batch (``pipeline.batch_scan.scanned_messages``):
+    most producers send one event per message, and a message alone is too small for the
+    columnar path. Message ``i``'s events get offsets from ``offset_bases[i]``. The points
+    are the same as message by message (tests/unit/test_batch_scan.py)."""
+    limits = limits or IngestLimits()
+    out = DecodedRecords()
+    taken = None
+    if len(raws) >= MIN_EVENTS:
+        sized = [len(raw) <= limits.max_message_bytes for raw in raws]
+        candidates = [i for i, ok in enumerate(sized) if ok]
+        scanned = scanned_messages(
+            [raws[i] for i in candidates],
+            np.asarray([offset_bases[i] for i in candidates], dtype=np.int64),
+            now,
+            limits.max_future_skew_s,
+            limits.max_past_age_s,
+        )
+        if scanned is not None:
+            mask, out.columns = scanned
+            out.column_events = int(mask.sum())
+            taken = {candidates[i] for i in np.flatnonzero(mask).tolist()}
+    for i, raw in enumerate(raws):
+        if taken is None or i not in taken:
+            out.rest.append((i, decode_points(raw, now, limits, offset_bases[i])))
+    return out

@@ -18,7 +18,15 @@ import pytest
 
 from pipeline.batch_scan import COMPILED, MIN_EVENTS, scanned_columns
 from pipeline.fast_columns import fast_columns
-from pipeline.ingest import decode_message
+from pipeline.ingest import (
+    EVENTS_PER_MESSAGE,
+    DecodedPoints,
+    DecodedRecords,
+    IngestLimits,
+    decode_message,
+    decode_points,
+    decode_records,
+)
 from pipeline.normalize import points_from_event
 from pipeline.point_batches import SourceGroups
 from tests.unit.test_fast_columns import BASE, Groups, _batch, _normal, _per_event
@@ -292,3 +300,102 @@ def test_malformed_timestamps_are_declined() -> None:
         texts = [f'"{good}Z"'] * 9
         texts[3] = f'"{text}"'
         assert scanned_columns(_with_texts("timestamp", texts), BASE, *BOUNDS) is None, text
+
+
+Rows = dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[int, float, tuple]]]
+
+
+def _rows(groups: SourceGroups) -> Rows:
+    """Series -> its events as (offset, time, present fields), by offset: the order in
+    which a batch lists them does not matter downstream (the windows deduplicate by
+    offset and sort)."""
+    out: Rows = {}
+    for series, (offsets, times, fields) in _normal(groups.route("t", 0, 1)[0].series).items():
+        rows = out.setdefault(series, [])
+        for i, (offset, moment) in enumerate(zip(offsets, times, strict=True)):
+            present = tuple(sorted((k, v[i]) for k, v in fields.items() if v[i] is not None))
+            rows.append((offset, moment, present))
+        rows.sort()
+    return out
+
+
+def _message_by_message(raws: list[bytes], bases: list[int], limits: IngestLimits) -> tuple:
+    groups, rejected = SourceGroups(), {}
+    for i, (raw, base) in enumerate(zip(raws, bases, strict=True)):
+        decoded = decode_points(raw, NOW.timestamp(), limits, base)
+        _add(groups, decoded, base)
+        if decoded.rejections:
+            rejected[i] = [(r.code, r.message, r.original) for r in decoded.rejections]
+    return _rows(groups), rejected
+
+
+def _together(raws: list[bytes], bases: list[int], limits: IngestLimits) -> tuple:
+    decoded = decode_records(raws, bases, NOW.timestamp(), limits)
+    groups, rejected = SourceGroups(), {}
+    for columns in decoded.columns:
+        groups.add_columns(columns)
+    for i, one in decoded.rest:
+        _add(groups, one, bases[i])
+        if one.rejections:
+            rejected[i] = [(r.code, r.message, r.original) for r in one.rejections]
+    return _rows(groups), rejected, decoded
+
+
+def _add(groups: SourceGroups, decoded: DecodedPoints, base: int) -> None:
+    for columns in decoded.columns:
+        groups.add_columns(columns)
+    for index, points in enumerate(decoded.points):
+        for point in points:
+            groups.add_point(base + index, point)
+
+
+def test_messages_of_one_event_scanned_together_equal_them_one_by_one() -> None:
+    """A poll of mixed messages (single latency events, compact and indented, arrays,
+    other payloads, byte-mutated events, implausible times, oversize messages) gives the
+    same events at the same offsets, and the same rejections of the same messages, as
+    decoding message by message; the single latency events take the batch scan."""
+    rng = random.Random(41)
+    limits = IngestLimits(max_message_bytes=2_000)
+    raws: list[bytes] = []
+    for i in range(400):
+        doc = _doc("telemetry.latency", i, offset_s=rng.uniform(0, 600))
+        choice = rng.random()
+        if choice < 0.55:
+            raw = _compact(doc)
+        elif choice < 0.6:
+            raw = json.dumps(doc, indent=1).encode()
+        elif choice < 0.65:
+            raw = _compact(_batch("telemetry.latency", rng.randint(1, 12), i))
+        elif choice < 0.75:
+            raw = _compact(_doc(rng.choice(("telemetry.throughput", "security.threat")), i))
+        elif choice < 0.9:
+            raw = mutated(_compact(doc), rng, REPLACEMENTS + b"\n", INSERTIONS + b"\n")
+        elif choice < 0.95:
+            doc["timestamp"] = "2031-01-01T00:00:00Z"  # beyond the future skew
+            raw = _compact(doc)
+        else:
+            raw = _compact(doc) + b" " * 2_000  # oversize
+        raws.append(raw)
+    bases = [(1_000 + i) * EVENTS_PER_MESSAGE for i in range(len(raws))]
+    rows, rejected, decoded = _together(raws, bases, limits)
+    assert (rows, rejected) == _message_by_message(raws, bases, limits)
+    assert decoded.column_events >= 150  # the single latency events took the scan
+    assert decoded.consumed == decoded.valid + decoded.rejected
+    assert decoded.rejected == sum(len(r) for r in rejected.values()) > 0
+
+
+def test_a_short_poll_is_decoded_message_by_message() -> None:
+    raws = [_compact(_doc("telemetry.latency", i)) for i in range(MIN_EVENTS - 1)]
+    bases = [i * EVENTS_PER_MESSAGE for i in range(len(raws))]
+    decoded = decode_records(raws, bases, NOW.timestamp(), LIMITS)
+    assert decoded.column_events == 0 and len(decoded.rest) == len(raws)
+    assert _rows_of(decoded, bases) == _message_by_message(raws, bases, LIMITS)[0]
+
+
+def _rows_of(decoded: DecodedRecords, bases: list[int]) -> Rows:
+    groups = SourceGroups()
+    for columns in decoded.columns:
+        groups.add_columns(columns)
+    for i, one in decoded.rest:
+        _add(groups, one, bases[i])
+    return _rows(groups)
