@@ -38,8 +38,9 @@ async def run_committed(
     commit_each_batch: bool = True,
     **consumer_options: Any,
 ) -> None:
-    """``min_interval_s``: at most one handled batch per interval; under light traffic
-    this gathers a few polls' worth into one batch instead of a batch per message.
+    """``min_interval_s``: at most one handled batch per interval while polls come back
+    short; under light traffic this gathers a few polls' worth into one batch instead of
+    a batch per message. After a full poll (a backlog) the next is taken at once.
     ``commit_each_batch=False``: the handler's owner commits (with ``commit_offsets``),
     e.g. only together with a checkpoint of its state."""
     consumer = kafka_clients.consumer(
@@ -52,13 +53,15 @@ async def run_committed(
     )
     await consumer.start()
     last_tick = last_handled = 0.0
+    behind = False
     try:
         while True:
             wait = last_handled + min_interval_s - time.monotonic()
-            if wait > 0:
+            if wait > 0 and not behind:  # a full poll means a backlog: no pause then
                 await asyncio.sleep(wait)  # the fetcher keeps prefetching meanwhile
             batches = await consumer.getmany(timeout_ms=poll_ms, max_records=max_records)
             records = [record for part in batches.values() for record in part]
+            behind = len(records) >= max_records
             if records:
                 last_handled = time.monotonic()
                 await handle(records)

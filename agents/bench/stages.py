@@ -13,8 +13,8 @@ from pipeline.point_batches import SourceGroups, decode_batch, encode_batch
 
 POLL_MESSAGES = 25
 """Batch messages per ingest poll in the batched stage costs (a poll groups them)."""
-POLL_RECORDS = 2000
-"""One-event messages per ingest poll (``agents.ingest.BATCH_MESSAGES``)."""
+POLL_RECORDS = 16_000
+"""One-event messages per ingest poll under a backlog (``agents.ingest.BATCH_MESSAGES``)."""
 
 
 def _pydantic_path(events: list[bytes], now: float) -> list[list[object]]:
