@@ -561,7 +561,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_cmd_evaluate)
 
     bench = sub.add_parser("bench", help="throughput, accuracy and delay vs. peers, one run")
-    bench.add_argument("--events", type=int, default=100_000)
+    bench.add_argument(
+        "--events",
+        type=int,
+        default=400_000,
+        help="backlog of the one-event-per-message runs and the peers (long enough that "
+        "starting and the end-of-backlog close do not dominate a sustained rate)",
+    )
     bench.add_argument("--batch", type=int, default=500, help="events per message, batched run")
     bench.add_argument(
         "--batched-events",
