@@ -257,8 +257,14 @@ class _Acks:
 
     @staticmethod
     async def _run(lock: asyncio.Lock, partition: int, ackable: list[int]) -> None:
-        async with lock:
-            await _ack_in_order(partition, ackable)
+        try:
+            async with lock:
+                await _ack_in_order(partition, ackable)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # beside the agent, a failure must still stop the worker
+            log.exception("aggregation: acking partition %d failed; stopping the worker", partition)
+            await app.crash(exc)
 
 
 _acks = _Acks()
