@@ -76,6 +76,26 @@ def chi_square_z(statistic: float, df: int) -> float:
     return ((statistic / df) ** (1.0 / 3.0) - (1.0 - third)) / math.sqrt(third)
 
 
+def shape_worse(counts: np.ndarray, baseline: np.ndarray) -> bool:
+    """Is ``counts`` a worse shape than ``baseline`` for a metric that hurts when it
+    rises (latency)? Worse: wider (a larger variance of the bucket index, buckets being
+    a factor of two apart: a spread in log scale), or more of its mass above the
+    baseline's median bucket. A return from a wide or slow shape to a narrow one is
+    good news, as a falling p95 is (pipeline/detection/harm.py)."""
+    index = np.arange(len(counts), dtype=np.float64)
+
+    def spread_and_upper(weights: np.ndarray, median_bucket: int) -> tuple[float, float]:
+        share = weights / weights.sum()
+        center = float(share @ index)
+        return float(share @ (index - center) ** 2), float(share[median_bucket + 1 :].sum())
+
+    cumulative = np.cumsum(baseline) / baseline.sum()
+    median_bucket = int(np.searchsorted(cumulative, 0.5))
+    spread_now, upper_now = spread_and_upper(np.asarray(counts, np.float64), median_bucket)
+    spread_before, upper_before = spread_and_upper(np.asarray(baseline, np.float64), median_bucket)
+    return spread_now > spread_before or upper_now > upper_before
+
+
 class _Window(NamedTuple):
     counts: np.ndarray
     mean: float
@@ -108,6 +128,9 @@ class BucketShiftDetector:
     _evidence: float = 0.0
     """The CUSUM of the G z-scores."""
     _last_time: float = 0.0
+    worse: bool = True
+    """Did the last scored window spread out or move mass above its normal median
+    (``shape_worse``)? What an alert about a latency shape is for."""
 
     @property
     def disturbed(self) -> bool:
@@ -140,6 +163,7 @@ class BucketShiftDetector:
             return Scored(timestamp, 0.0, 0.0, None, 0.0, None)
         mean_steady = self._location_z(mean) < cfg.location_z
         statistic, df, distance = self._g_test(counts, self._normal)
+        self.worse = shape_worse(counts, np.sum([w.counts for w in self._normal], axis=0))
         scoring = _Scoring(timestamp, statistic, df)
         self._previous = scoring
         z = chi_square_z(statistic, df)

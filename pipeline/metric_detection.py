@@ -39,7 +39,7 @@ import numpy as np
 from pipeline.correlation import SeriesKey
 from pipeline.detection.episodes import ENDED, ESCALATED, STARTED, EpisodeTracker
 from pipeline.detection.family import FamilyPrior
-from pipeline.detection.harm import hurts
+from pipeline.detection.harm import Harm, harm, hurts
 from pipeline.detection.scoring import (
     Scored,
     probability_from_z,
@@ -90,8 +90,8 @@ _DIRECTED = (
 
 
 def _harmful(name: str, kind: AnomalyType | None, deviation: float) -> bool:
-    """A spike, drop, count change or drift in a direction that can hurt (silences and
-    shifts of a distribution have none, and always can)."""
+    """A spike, drop, count change or drift in a direction that can hurt (silences have
+    none, and always can; a shape's direction is the caller's: ``_episode(harmful=)``)."""
     if kind not in _DIRECTED:
         return True
     return hurts(name, deviation)
@@ -409,8 +409,9 @@ class MetricDetectors:
         if scored.value > 0:  # 0: not scored (warm-up, too few values)
             self._point(alert_key, start, scored.value)
         return self._episode(
-            alert_key, name, histogram.tags, moment, scored.value, scored, scored.anomaly_type
-        )
+            alert_key, name, histogram.tags, moment, scored.value, scored,
+            scored.anomaly_type, harmful=detector.worse or harm(metric) is not Harm.RISE,
+        )  # fmt: skip
 
     def _episode(
         self,
@@ -421,18 +422,23 @@ class MetricDetectors:
         value: float,
         scored: Scored,
         kind: AnomalyType | None,
+        harmful: bool | None = None,
     ) -> list[Alert]:
+        """``harmful``: whether this episode can hurt, where its deviation does not say
+        (a distribution's shape); by default its kind and direction decide."""
         series = _series(key)
+        if harmful is None:
+            harmful = _harmful(name, kind, scored.deviation)
         open_episode = self._episodes.get(key)
         if key in self._muted:
             if scored.episode_end:
                 self._muted.discard(key)
                 return []
-            if not (scored.episode_start and _harmful(name, kind, scored.deviation)):
+            if not (scored.episode_start and harmful):
                 return []
             self._muted.discard(key)  # it turned harmful: from here on, an episode
         if scored.episode_start and kind is not None and scored.baseline is not None:
-            if open_episode is None and not _harmful(name, kind, scored.deviation):
+            if open_episode is None and not harmful:
                 self._muted.add(key)  # good news: detected (the baseline keeps out of it),
                 self.muted += 1  # not alerted
                 return []

@@ -8,7 +8,9 @@ drift the baseline had adapted to). The worker still *detects* both ways (the ep
 keeps the series' baseline from learning an incident, whatever its sign); it only
 publishes the episodes whose direction can hurt. Where either way can hurt (request
 rates and counts, token volumes, a module's event count: a collapse or a surge), both
-are alerted. Silences and distribution shifts have no direction and are always alerted.
+are alerted. Silences have no direction and are always alerted; a latency histogram's
+shape hurts when it widens or moves mass into its upper buckets
+(``pipeline.distribution_shift.shape_worse``), not when it narrows back.
 """
 
 from __future__ import annotations

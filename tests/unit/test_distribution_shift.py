@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.distribution_shift import BucketShiftDetector, ShiftConfig, chi_square_z
+from pipeline.distribution_shift import (
+    BucketShiftDetector,
+    ShiftConfig,
+    chi_square_z,
+    shape_worse,
+)
 from pipeline.histograms import HISTOGRAM_BOUNDS
 from pipeline.models.correlation import AnomalyType
 
@@ -134,3 +139,20 @@ def test_small_windows_are_not_scored() -> None:
     counts[7] = 5
     scored = detector.update(0.0, counts, 700.0)
     assert scored.score == 0.0 and scored.anomaly_type is None
+
+
+def _bucketed(values: np.ndarray) -> np.ndarray:
+    return np.bincount(np.searchsorted(BOUNDS, values), minlength=len(BOUNDS) + 1)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_wider_or_slower_shape_is_worse_and_a_narrower_one_is_not(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    normal = _bucketed(rng.lognormal(math.log(MEDIAN_MS), SIGMA, 20_000))
+    values = rng.lognormal(math.log(MEDIAN_MS), SIGMA, 2_000)
+    rollout = values * np.where(rng.random(values.size) < 0.5, 0.6, 1.4)
+    narrow = rng.lognormal(math.log(MEDIAN_MS), SIGMA / 3, 2_000)
+    assert shape_worse(_bucketed(rollout), normal)  # wider, same mean
+    assert shape_worse(_bucketed(values * 1.5), normal)  # mass moves up
+    assert not shape_worse(_bucketed(narrow), normal)  # a return to a narrow normal
+    assert not shape_worse(normal, _bucketed(rollout))  # the way back from a rollout

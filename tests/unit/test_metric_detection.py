@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
 from pipeline.histograms import HISTOGRAM_BOUNDS, OVERFLOW_BOUND
 from pipeline.metric_detection import MetricDetectors, Phase
@@ -401,3 +402,37 @@ def test_latency_that_falls_is_detected_but_not_alerted_and_a_rise_is() -> None:
     both = MetricDetectors()  # a request rate hurts both ways: its fall is alerted
     fell = [m for m, a in _latency_step(both, 0.5, "llm_throughput.x") if a.phase is Phase.STARTED]
     assert fell == [W + 40] and both.muted == 0
+
+
+def _shape_alerts(narrow_from: int, minutes: int, seed: int) -> tuple[list[tuple[str, float]], int]:
+    """A wide latency shape (a rollout's: half 40 % faster, half 40 % slower) that
+    narrows back at minute ``narrow_from``, the mean holding."""
+    rng = np.random.default_rng(seed)
+    detectors = MetricDetectors()
+    started = []
+    for minute in range(minutes):
+        values = rng.lognormal(np.log(450.0), 0.35, 35)
+        if minute < narrow_from:
+            values = values * np.where(rng.random(35) < 0.5, 0.6, 1.4)
+        metric, histogram = _result_and_histogram(minute, values)
+        detectors.observe(metric)
+        started += _started(detectors.observe_histogram(histogram, TimeWindow.one_minute))
+    return [a for a in started if a[0].endswith(".distribution")], detectors.muted
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_latency_shape_that_narrows_is_not_alerted_and_one_that_widens_is(seed: int) -> None:
+    narrowing, muted = _shape_alerts(narrow_from=60, minutes=120, seed=seed)
+    assert narrowing == [], "a narrower latency shape is good news"
+    assert muted >= 1, "the narrowing is detected (the baseline keeps out of it)"
+    rng = np.random.default_rng(seed)
+    detectors = MetricDetectors()
+    widening = []
+    for minute in range(120):
+        values = rng.lognormal(np.log(450.0), 0.35, 35)
+        if minute >= 60:
+            values = values * np.where(rng.random(35) < 0.5, 0.6, 1.4)
+        metric, histogram = _result_and_histogram(minute, values)
+        detectors.observe(metric)
+        widening += _started(detectors.observe_histogram(histogram, TimeWindow.one_minute))
+    assert [a for a in widening if a[0].endswith(".distribution")], "the rollout is raised"
