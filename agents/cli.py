@@ -7,18 +7,18 @@ import asyncio
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cmd_infra(args: argparse.Namespace) -> int:
-    script = REPO_ROOT / "scripts" / "infra.sh"
+    from agents.home import SCRIPTS_DIR, hub_home
+
+    script = SCRIPTS_DIR / "infra.sh"
     if not script.exists():
-        print(f"hub infra needs {script}; run it from a checkout of the repository")
+        print(f"hub infra needs {script}, which this installation lacks; reinstall the package")
         return 2
-    return subprocess.call(["bash", str(script), args.action, args.service])
+    env = {**os.environ, "HUB_HOME": str(hub_home())}
+    return subprocess.call(["bash", str(script), args.action, args.service], env=env)
 
 
 def _cmd_topics(args: argparse.Namespace) -> int:

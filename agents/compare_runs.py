@@ -36,6 +36,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from agents.evaluate_live import REPO, LiveAlert, _hub, _produce, _started, isolated_env
+from agents.home import logs_dir
 from agents.settings import load_settings
 from pipeline.evaluation import RunResult, score_run
 from pipeline.models.correlation import AnomalyCorrelation
@@ -183,7 +184,7 @@ def _window_start(value: bytes) -> float:
 def run_mode(mode: str, scenario: Scenario, timeout_s: float) -> RunRecords:
     """One deployment of the workers over the scenario's events, in topics of its own."""
     env = _env(mode)
-    log = REPO / ".logs" / f"compare-{mode}-{env['HUB_APP_ID']}.log"
+    log = logs_dir() / f"compare-{mode}-{env['HUB_APP_ID']}.log"
     log.parent.mkdir(exist_ok=True)
     saved = dict(os.environ)
     os.environ.update(env)

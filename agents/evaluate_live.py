@@ -30,6 +30,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from agents.client import HubProducer
+from agents.home import hub_home, logs_dir
 from agents.settings import load_settings
 from pipeline.correlation import SeriesKey
 from pipeline.evaluation import RunResult, Summary, belongs, score_run
@@ -38,7 +39,7 @@ from pipeline.scenario_events import ScenarioEvents
 from pipeline.scenarios import DAY, MINUTE, Scenario
 from pipeline.topics import RAISED_HEADER, TAGS_HEADER, load_catalogue
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = hub_home()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,7 @@ def run_live(
     env = isolated_env(str(seed))
     start = (time.time() - days * DAY) // MINUTE * MINUTE  # the scenario ends now
     scenario = Scenario(seed, days=days, start=start, incidents=kinds, quiet_days=quiet_days)
-    log = REPO / ".logs" / f"evaluate-live-{seed}.log"
+    log = logs_dir() / f"evaluate-live-{seed}.log"
     log.parent.mkdir(exist_ok=True)
     saved = dict(os.environ)
     os.environ.update(env)  # load_settings() reads the run's prefix and app id

@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 DEFAULT_RULES_FILE = Path(
-    os.environ.get("HUB_RULES_FILE") or Path(__file__).resolve().parent.parent / "rules.yaml"
+    os.environ.get("HUB_RULES_FILE") or Path(__file__).resolve().parent / "data" / "rules.yaml"
 )
 RULE_PREFIX = "rule:"
 """``AnomalyEvent.metric`` of a rule alert is ``rule:<rule name>``: one prefix to filter on."""

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 DEFAULT_TOPICS_FILE = Path(
-    os.environ.get("HUB_TOPICS_FILE") or Path(__file__).resolve().parent.parent / "topics.yaml"
+    os.environ.get("HUB_TOPICS_FILE") or Path(__file__).resolve().parent / "data" / "topics.yaml"
 )
 _ROLES = {
     "input",

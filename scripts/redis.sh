@@ -16,7 +16,9 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
-REPO_ROOT="$(cd -- "$SCRIPT_DIR/.." && pwd -P)"
+# HUB_HOME: where .cache/, .run/ and .logs/ go (`hub infra` sets it outside a checkout)
+REPO_ROOT="${HUB_HOME:-$(cd -- "$SCRIPT_DIR/.." && pwd -P)}"
+mkdir -p "$REPO_ROOT"
 RUN_DIR="$REPO_ROOT/.run"
 LOG_DIR="$REPO_ROOT/.logs"
 
