@@ -33,7 +33,6 @@ from pipeline.models.metrics import (
     ComponentMetric,
     CompositeMetric,
     CounterValues,
-    CrossModuleMetrics,
     GaugeValues,
     MetricValues,
     StatisticalMeasures,
@@ -56,7 +55,6 @@ __all__ = [
     "CompositeResult",
     "CompositeStats",
     "composite_id",
-    "cross_module_metrics",
     "window_composites",
 ]
 
@@ -102,6 +100,11 @@ _BUDGET = "cost_budget.spend_percent"
 _COMPLIANCE = "governance_compliance.score"
 _STATE_GAUGES = frozenset({_BUDGET, _COMPLIANCE})
 """Gauges that report a lasting state, held per series between reports."""
+_REPORTED = "hub_module.reported"
+"""Held like a state gauge, one per module: the module reported something lately. The
+security module sends threat events only when it sees threats; while it reports at all
+(auth, privacy...), a window without threat events had none, whether or not one of its
+other events happened to fall in that window (the health score would jump with them)."""
 COMPOSITE_INPUTS = _INPUTS = frozenset(
     {
         _LATENCY,
@@ -371,7 +374,8 @@ def _error_ratio(t: _Totals) -> _Quantity | None:
 
 
 def _threats(t: _Totals, modules: set[str]) -> _Quantity | None:
-    """Threat count; 0 only when the security module reported something in the window."""
+    """Threat count; 0 only when the security module reported something in the window or,
+    with held state, within ``gauge_staleness_s`` of it."""
     if t.threats is None and _SENTINEL not in modules:
         return None
     count = t.threats or 0
@@ -568,19 +572,6 @@ def window_composites(
     ]
 
 
-def cross_module_metrics(results: Iterable[CompositeResult]) -> CrossModuleMetrics:
-    """The spec's CrossModuleMetrics of one window group's results (absent ones null)."""
-    values: dict[str, float] = {}
-    group: tuple[TimeWindow, datetime, str] | None = None
-    for result in results:
-        key = (result.composite.window, result.metric.window_start, result.environment)
-        if group is not None and key != group:
-            raise ValueError("results of more than one window group")
-        group = key
-        values[result.name] = result.composite.value
-    return CrossModuleMetrics(**values)
-
-
 # --- streaming -------------------------------------------------------------------------------
 
 
@@ -626,13 +617,21 @@ class _Group:
             for key, values in self.series.items():
                 if key[0] in _STATE_GAUGES and isinstance(values, GaugeValues):
                     held[key] = (start, values.value)
+            for module in self.modules:
+                held[(_REPORTED, (("source_module", module),))] = (start, 1.0)
             fresh = start - cfg.gauge_staleness_s
             # stale reports go; so do the per-component entries snapshots held before
             for key in [k for k, v in held.items() if not isinstance(k, tuple) or v[0] < fresh]:
                 del held[key]
-            for (name, _), (seen, value) in sorted(held.items()):
-                if seen <= start:  # a window republished late must not see later reports
+            modules = set(self.modules)
+            for (name, tags), (seen, value) in sorted(held.items()):
+                if seen > start:  # a window republished late must not see later reports
+                    continue
+                if name == _REPORTED:
+                    modules.add(dict(tags)["source_module"])
+                else:
                     totals.add_state(name, value)
+            return _derive(totals, modules, self.window, cfg)
         return _derive(totals, self.modules, self.window, cfg)
 
 

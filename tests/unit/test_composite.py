@@ -14,7 +14,6 @@ from pipeline.composite import (
     CompositeBuilder,
     CompositeConfig,
     CompositeResult,
-    cross_module_metrics,
     window_composites,
 )
 from pipeline.models.metrics import (
@@ -441,15 +440,6 @@ def test_ids_are_deterministic_and_the_stateless_helper_agrees() -> None:
         window_composites(_full_window() + _full_window(env="staging"))
 
 
-def test_cross_module_metrics_of_one_window() -> None:
-    results = list(_run(_full_window()).values())
-    cross = cross_module_metrics(results)
-    assert cross.cost_per_request == pytest.approx(SPEND / BILLED)
-    assert cross.system_health_score == pytest.approx(51.1666666)
-    partial = cross_module_metrics([r for r in results if r.name == "cost_per_request"])
-    assert partial.system_health_score is None
-
-
 def test_a_state_gauge_holds_in_windows_without_a_report_while_fresh() -> None:
     """The compliance score is reported now and then; the health score of the windows in
     between keeps it (its make-up does not change with which reports fall in a window),
@@ -470,6 +460,31 @@ def test_a_state_gauge_holds_in_windows_without_a_report_while_fresh() -> None:
     with_report, without = health[0], health[-1]
     assert health[:11] == [with_report] * 11  # minutes 0-10: the report is at most 600 s old
     assert health[11:] == [without] * 4 and without != with_report
+
+
+def test_a_quiet_minute_of_the_security_module_has_no_threats_while_it_reports_lately() -> None:
+    """The security module reports threats only when it sees them; a window without any of
+    its events, while it reported within the staleness limit, counts 0 threats (a perfect
+    security score), as the windows with its events do, until it has been silent longer."""
+    config = CompositeConfig(gauge_staleness_s=600.0, close_after_windows=None)
+    builder = CompositeBuilder(config)
+    latency, requests = "llm_latency.total_latency_ms", "llm_errors.total_requests"
+    health, components = [], []
+    for minute in range(15):
+        start = T0 + 60 * minute
+        builder.observe(_m(latency, _stats(30, 30_000.0, p95=3000.0), OBS, start=start))
+        builder.observe(_m(requests, _stats(1, 30.0), OBS, start=start))
+        if minute == 0:
+            attempts = _m("security_auth.attempts", _counter(3), SEC, start=start, action="login")
+            builder.observe(attempts)
+        for result in builder.close_through(start + 60):
+            if result.name == "system_health_score":
+                health.append(round(result.composite.value, 6))
+                names = {c.name for c in result.composite.components}
+                components.append(any(n.startswith("security_threats") for n in names))
+    assert components[:11] == [True] * 11  # minutes 0-10: it reported at most 600 s ago
+    assert components[11:] == [False] * 4
+    assert health[:11] == [health[0]] * 11 and health[11] != health[0]
 
 
 def test_each_budget_holds_its_own_last_report_and_the_use_is_their_maximum() -> None:
