@@ -48,7 +48,6 @@ from uuid import UUID
 
 from pipeline.models.correlation import (
     CorrelatedEvent,
-    CorrelationConfig,
     CorrelationType,
     EdgeRelationship,
     EventCorrelation,
@@ -136,16 +135,6 @@ class ChainConfig:
             raise ValueError("dedupe_capacity must be >= 0")
         if self.max_events_per_chain < max(2, self.min_events):
             raise ValueError("max_events_per_chain must be >= max(2, min_events)")
-
-    @classmethod
-    def from_correlation_config(cls, config: CorrelationConfig, **overrides: Any) -> ChainConfig:
-        """The spec's §7.5 settings: ``correlation_window_minutes`` and ``min_events``."""
-        values: dict[str, Any] = {
-            "window_s": 60.0 * config.correlation_window_minutes,
-            "min_events": config.min_events,
-        }
-        values.update(overrides)
-        return cls(**values)
 
 
 @dataclass(slots=True)

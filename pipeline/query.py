@@ -45,6 +45,7 @@ __all__ = [
     "Fill",
     "OutPoint",
     "OutSeries",
+    "QueryConflict",
     "QueryError",
     "QueryOutput",
     "QuerySpec",
@@ -97,6 +98,34 @@ class QueryError(ValueError):
         self.message = message
 
 
+class QueryConflict(QueryError):
+    """Parameters each valid on its own (the OpenAPI schema admits them) that the query
+    cannot answer together: an end before the start, a range of too many windows, a
+    ``group_by`` without an aggregate, a field the metric does not have (HTTP 422)."""
+
+
+# --- the accepted forms, as JSON Schema (the API's OpenAPI document uses these) -----------
+
+MIN_TIME_MS = -62_135_596_800_000 + 86_400_000
+"""0001-01-02T00:00:00Z: times are clamped into what a datetime can hold (a day of margin
+for offsets)."""
+MAX_TIME_MS = 253_402_300_799_999 - 86_400_000
+RELATIVE_TIME_PATTERN = r"^(now|(now)?-[0-9]{1,5}(\.[0-9]{1,3})?(ms|s|m|h|d|w))$"
+EPOCH_MS_PATTERN = r"^[0-9]{1,13}$"
+TIME_SCHEMA: dict[str, object] = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "pattern": RELATIVE_TIME_PATTERN},
+        {"type": "string", "pattern": EPOCH_MS_PATTERN},
+    ],
+    "description": "RFC 3339 with an offset, epoch milliseconds, `now`, `now-1h` or `-15m`",
+}
+TAG_FILTER_PATTERN = r"^[^:]*[^\s:][^:]*:.*$"
+"""``key:value``: a key with a non-blank character, then ``:`` (the value may hold ``:``)."""
+AGGREGATE_PATTERN = r"^(avg|mean|sum|min|max|count|median|stddev|p([0-9]|[1-9][0-9]|100))$"
+FILL_PATTERN = r"^(none|null|previous|linear|zero|(value:)?-?[0-9]{1,18})$"
+
+
 # --- parsing ---------------------------------------------------------------------------------
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -111,7 +140,12 @@ def _duration_ms(text: str) -> int | None:
 
 
 def parse_time(param: str, text: str, now_ms: int) -> int:
-    """Epoch ms of ``now``, ``now-1h``, ``-15m``, an RFC 3339 timestamp with offset, or epoch ms."""
+    """Epoch ms of ``now``, ``now-1h``, ``-15m``, an RFC 3339 timestamp with offset, or epoch ms
+    (clamped to years 1-9999)."""
+    return min(max(_parse_time(param, text, now_ms), MIN_TIME_MS), MAX_TIME_MS)
+
+
+def _parse_time(param: str, text: str, now_ms: int) -> int:
     raw = text.strip()
     if raw == "now":
         return now_ms
@@ -187,7 +221,7 @@ def parse_tag_filters(values: Iterable[str]) -> dict[str, str]:
             )
         key = key.strip()
         if key in filters and filters[key] != value:
-            raise QueryError(
+            raise QueryConflict(
                 "tag", f"tag key {key!r} is given twice with different values; give it once"
             )
         filters[key] = value
@@ -332,12 +366,12 @@ class QuerySpec:
     def check(self) -> None:
         """Raise :class:`QueryError` for a range, field or paging the query cannot answer."""
         if self.end_ms <= self.start_ms:
-            raise QueryError(
+            raise QueryConflict(
                 "end", f"end ({_iso(self.end_ms)}) must be after start ({_iso(self.start_ms)})"
             )
         buckets = (self.end_ms - self.aligned_start_ms + self.step_ms - 1) // self.step_ms
         if buckets > MAX_BUCKETS:
-            raise QueryError(
+            raise QueryConflict(
                 "resolution",
                 f"{buckets} windows of {self.resolution.label} in this range; the limit is "
                 f"{MAX_BUCKETS}: use a coarser resolution or a shorter range",
@@ -352,7 +386,7 @@ class QuerySpec:
                 f"{', '.join(STATS_FIELDS)}, counters value, rate, gauges value, delta",
             )
         if self.group_by and self.aggregate is None:
-            raise QueryError(
+            raise QueryConflict(
                 "group_by",
                 "group_by combines series, so it needs an aggregate (e.g. aggregate=avg); "
                 "without one every series is returned on its own",
@@ -568,7 +602,7 @@ def _check_fields_exist(spec: QuerySpec, rows: Sequence[SeriesRows]) -> None:
     missing = [f for f in spec.fields if f not in present]
     if missing:
         kind, available = _shape_fields(sample)
-        raise QueryError(
+        raise QueryConflict(
             "fields",
             f"{spec.metric!r} is a {kind} metric without {', '.join(missing)}; "
             f"its fields are {available}",

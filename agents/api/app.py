@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,6 +29,12 @@ from agents.settings import Settings, load_settings
 from agents.store import MetricStore
 from pipeline.models.correlation import AnomalyCorrelation
 from pipeline.models.events import AnalyticsEvent
+from pipeline.models.metadata import (
+    AssetMetadata,
+    DashboardConfig,
+    PolicyDefinition,
+    UserPreferences,
+)
 from pipeline.models.metrics import AggregatedMetric
 from pipeline.topics import Catalogue, load_catalogue
 
@@ -139,6 +145,10 @@ def create_app(
     return app
 
 
+BODY_MODELS = (AssetMetadata, PolicyDefinition, UserPreferences, DashboardConfig)
+"""Bodies the routes read by hand (the wire codec), named in their ``openapi_extra``."""
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document, plus the wire models the routes read by hand, typed timestamps."""
     if app.openapi_schema:
@@ -149,6 +159,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     _, extra = models_json_schema(
         [
             (AnalyticsEvent, "validation"),
+            *((model, "validation") for model in BODY_MODELS),
             (AggregatedMetric, "serialization"),
             (AnomalyCorrelation, "serialization"),
         ],
@@ -158,8 +169,50 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for name, schema in extra.get("$defs", {}).items():
         schemas.setdefault(name, schema)
     _type_timestamps(doc)
+    _require_discriminators(schemas)
+    _drop_fastapi_422(doc)
     app.openapi_schema = doc
     return doc
+
+
+def _require_discriminators(schemas: dict[str, Any]) -> None:
+    """A discriminated union needs its tag: the wire models give it a default (the Python
+    constructor fills it in), but a JSON document without it cannot be told apart, and the
+    validator refuses it; so each variant's schema requires it."""
+    for schema in list(schemas.values()):
+        for node in _walk(schema):
+            discriminator = node.get("discriminator")
+            if not isinstance(discriminator, dict):
+                continue
+            tag = discriminator.get("propertyName")
+            for ref in (discriminator.get("mapping") or {}).values():
+                variant = schemas.get(str(ref).rsplit("/", 1)[-1])
+                if variant is not None and tag not in variant.setdefault("required", []):
+                    variant["required"].append(tag)
+
+
+def _drop_fastapi_422(doc: dict[str, Any]) -> None:
+    """FastAPI documents a 422 with its own body on every operation with parameters; the hub
+    answers malformed parameters with a 400 ApiResponse (agents/api/errors.py) and uses 422
+    only where a route declares it (parameters valid alone that contradict each other)."""
+    for operation in (op for path in doc.get("paths", {}).values() for op in path.values()):
+        response = operation.get("responses", {}).get("422")
+        if response and "HTTPValidationError" in str(response):
+            del operation["responses"]["422"]
+    components = doc.get("components", {}).get("schemas", {})
+    if "HTTPValidationError" not in str(doc.get("paths")):
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
 
 
 def _type_timestamps(node: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from agents.api.auth import ApiKey, Role
+from agents.api.auth import ApiKey, Authenticator, Role
 from agents.api.errors import ApiProblem
 from agents.api.state import HubState
 
@@ -34,27 +34,12 @@ def require(role: Role) -> Callable[..., Awaitable[ApiKey]]:
     ) -> ApiKey:
         hub = hub_state(request)
         auth = hub.auth
-        presented = api_key or (bearer.credentials if bearer is not None else None)
+        token = bearer.credentials if bearer is not None else None
         if auth.open_access:
             client = request.client.host if request.client else "unknown"
             principal = auth.anonymous(client)
-        elif not presented:
-            raise ApiProblem(
-                401,
-                "this endpoint needs an API key: send 'Authorization: Bearer <key>' or "
-                "'X-API-Key: <key>' (keys are configured with HUB_API_KEYS; see docs/API.md)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
         else:
-            found = auth.identify(presented)
-            if found is None:
-                raise ApiProblem(
-                    401,
-                    "the API key matches no configured key: check it for typos or "
-                    "whitespace, or ask the hub's admin for a key",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            principal = found
+            principal = _identify(auth, api_key or token, token, request)
         request.state.key_id = principal.key_id
         wait = auth.throttle(principal)
         if wait > 0:
@@ -77,3 +62,39 @@ def require(role: Role) -> Callable[..., Awaitable[ApiKey]]:
         return principal
 
     return guard
+
+
+def _unauthorized(message: str) -> ApiProblem:
+    return ApiProblem(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _identify(
+    auth: Authenticator, presented: str | None, token: str | None, request: Request
+) -> ApiKey:
+    """The key a request presents, in either header; a malformed Authorization header or
+    two headers that disagree (one of them empty or wrong) are refused, never resolved by
+    picking one."""
+    authorization = request.headers.get("Authorization")
+    if authorization is not None and token is None:
+        raise _unauthorized(
+            "the Authorization header must be 'Bearer <key>' (or send the key as "
+            "'X-API-Key: <key>' without an Authorization header)"
+        )
+    raw_key = request.headers.get("X-API-Key")
+    if raw_key is not None and authorization is not None and raw_key != token:
+        raise _unauthorized(
+            "the request carries two different credentials (X-API-Key and "
+            "Authorization: Bearer); send one key, in either header"
+        )
+    if not presented:
+        raise _unauthorized(
+            "this endpoint needs an API key: send 'Authorization: Bearer <key>' or "
+            "'X-API-Key: <key>' (keys are configured with HUB_API_KEYS; see docs/API.md)"
+        )
+    found = auth.identify(presented)
+    if found is None:
+        raise _unauthorized(
+            "the API key matches no configured key: check it for typos or "
+            "whitespace, or ask the hub's admin for a key"
+        )
+    return found

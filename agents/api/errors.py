@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.models.api import (
@@ -28,7 +29,7 @@ from pipeline.models.api import (
     ResponseStatus,
 )
 from pipeline.models.base import WireModel
-from pipeline.query import QueryError
+from pipeline.query import QueryConflict, QueryError
 
 log = logging.getLogger("hub.api")
 
@@ -38,8 +39,10 @@ CODES: Mapping[int, str] = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    422: "unprocessable",
     429: "rate_limited",
     500: "internal_error",
     503: "service_unavailable",
@@ -157,6 +160,20 @@ def validation_problem(exc: RequestValidationError) -> ApiProblem:
     )
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of every route whose path matches the request's (Starlette's 405 names
+    only the first route's, while GET, PUT and DELETE of one path are separate routes)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is Match.NONE:
+            continue
+        methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that make every error an ``ApiResponse`` with an ``ApiError``."""
 
@@ -166,8 +183,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(QueryError)
     async def _query(request: Request, exc: QueryError) -> Response:
+        status = 422 if isinstance(exc, QueryConflict) else 400  # valid alone, not together
         return error_response(
-            request, ApiProblem(400, exc.message, field_errors={exc.param: [exc.message]})
+            request, ApiProblem(status, exc.message, field_errors={exc.param: [exc.message]})
         )
 
     @app.exception_handler(RequestValidationError)
@@ -190,6 +208,8 @@ def install(app: FastAPI) -> None:
         else:
             message = str(exc.detail)
         headers = dict(exc.headers or {})
+        if status == 405:  # every route of the path, not only the first one that matched
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return error_response(request, ApiProblem(status, message, headers=headers))
 
     @app.exception_handler(redis.RedisError)

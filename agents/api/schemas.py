@@ -103,3 +103,17 @@ class DashboardListResponse(ApiResponse):
     """The built-in ``default`` first (or its stored replacement), then the others by id."""
 
     data: list[DashboardConfig]  # type: ignore[assignment]
+
+
+CONFLICT = {
+    "model": ErrorResponse,
+    "description": "parameters each valid on its own that contradict each other or the data "
+    "(an end before the start, a body id that differs from the path's)",
+}
+"""The 422 of the routes that have such rules (what a schema cannot express)."""
+
+
+def json_body(model: str) -> dict[str, object]:
+    """``openapi_extra`` of a route that reads a ``model`` body by hand (the wire codec)."""
+    content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}}
+    return {"requestBody": {"required": True, "content": content}}

@@ -21,6 +21,7 @@ from pydantic import (
     Strict,
     StrictBool,
     StrictStr,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -70,7 +71,11 @@ I64 = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)]
 F64 = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Str = StrictStr
 Bool = StrictBool
-Timestamp = Annotated[datetime, PlainValidator(parse_timestamp)]
+Timestamp = Annotated[
+    datetime,
+    PlainValidator(parse_timestamp),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 Uuid = Annotated[UUID, Strict(False)]
 """Native (Rust) parsing: hyphenated, bare hex, braced and urn forms, any case (§3.5)."""
 AnyJson = Annotated[Any, AfterValidator(normalize_any_json), ANY_JSON]

@@ -16,7 +16,14 @@ from enum import Enum
 from typing import Annotated, Any, Literal, Self
 from uuid import uuid4
 
-from pydantic import AfterValidator, Field, PlainValidator, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
 
 from pipeline.models.base import (
     ANY_JSON_VALUES,
@@ -274,6 +281,12 @@ class OtherVariant(WireModel):
     other: Str
 
 
+def _open_enum_schema(enum_cls: type[Enum]) -> dict[str, Any]:
+    """What :func:`_open_enum_validator` takes, as JSON Schema."""
+    other = {"type": "object", "properties": {"other": {"type": "string"}}, "required": ["other"]}
+    return {"anyOf": [{"type": "string", "enum": [m.value for m in enum_cls]}, other]}
+
+
 def _open_enum_validator(enum_cls: type[Enum]) -> Callable[[Any], Any]:
     """Validate ``KnownEnum | OtherVariant`` with one error at the field itself.
 
@@ -311,11 +324,15 @@ def _open_enum_validator(enum_cls: type[Enum]) -> Callable[[Any], Any]:
 
 
 OpenThreatType = Annotated[
-    ThreatType | OtherVariant, PlainValidator(_open_enum_validator(ThreatType))
+    ThreatType | OtherVariant,
+    PlainValidator(_open_enum_validator(ThreatType)),
+    WithJsonSchema(_open_enum_schema(ThreatType)),
 ]
 """ThreatType, or the catch-all ``{"other": "<string>"}``."""
 OpenResourceType = Annotated[
-    ResourceType | OtherVariant, PlainValidator(_open_enum_validator(ResourceType))
+    ResourceType | OtherVariant,
+    PlainValidator(_open_enum_validator(ResourceType)),
+    WithJsonSchema(_open_enum_schema(ResourceType)),
 ]
 """ResourceType, or the catch-all ``{"other": "<string>"}``."""
 
@@ -669,7 +686,9 @@ class AnalyticsEvent(WireModel):
     event_type: EventType
     correlation_id: Annotated[Uuid | None, OMIT] = None
     parent_event_id: Annotated[Uuid | None, OMIT] = None
-    schema_version: Str = DEFAULT_SCHEMA_VERSION
+    schema_version: Str = Field(
+        DEFAULT_SCHEMA_VERSION, json_schema_extra={"pattern": f"^{_SCHEMA_VERSION.pattern}$"}
+    )
     severity: Severity
     environment: Str
     tags: dict[str, Str] = Field(default_factory=dict)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,6 +16,9 @@ class FieldIssue:
 
     path: str
     reason: str
+    whole_float_for_integer: bool = field(default=False, compare=False)
+    """The value is an integer written as a float (``100.0``): the wire format takes only
+    integer literals, which JSON Schema cannot say (to it ``100.0`` is an integer)."""
 
     def __str__(self) -> str:
         return f"{self.path or '<document>'}: {self.reason}"
@@ -68,8 +71,22 @@ def issues_from_error(exc: Exception, document: Any = None) -> list[FieldIssue]:
         found: list[FieldIssue] = []
         for error in exc.errors(include_url=False):
             missing = error["type"] == "missing"
-            issue = FieldIssue(_json_path(tuple(error["loc"]), document, missing), _reason(error))
+            path = _json_path(tuple(error["loc"]), document, missing)
+            issue = FieldIssue(path, _reason(error), _whole_float_for_integer(error))
             if issue not in found:
                 found.append(issue)
         return found
     return [FieldIssue("", str(exc))]
+
+
+def _whole_float_for_integer(error: Any) -> bool:
+    """An integer field (or its ``None`` branch) given a float with no fraction."""
+    value = error.get("input")
+    whole = isinstance(value, float) and value.is_integer()
+    return whole and (str(error["type"]).startswith("int") or error["type"] == "none_required")
+
+
+def only_whole_floats_for_integers(issues: list[FieldIssue] | tuple[FieldIssue, ...]) -> bool:
+    """Every issue is an integer spelled ``100.0``: the document matches the JSON Schema of
+    its model and breaks only the wire format's integer-literal rule (HTTP 422, not 400)."""
+    return bool(issues) and all(issue.whole_float_for_integer for issue in issues)

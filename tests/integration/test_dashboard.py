@@ -29,6 +29,7 @@ import orjson
 import pytest
 import redis
 
+from pipeline.dashboards import default_dashboard
 from pipeline.models.correlation import AnomalyCorrelation, AnomalyEvent
 from pipeline.models.metrics import (
     AggregatedMetric,
@@ -467,7 +468,10 @@ def test_users_define_their_own_dashboards(stack: Stack, browser: Any) -> None:
         deleted = api.delete("/api/v1/dashboards/team-a", headers=admin)
         assert deleted.status_code == 200, deleted.text
         assert api.get("/api/v1/dashboards/team-a", headers=read).status_code == 404
-        assert api.delete("/api/v1/dashboards/default", headers=admin).status_code == 404
+        kept = api.delete("/api/v1/dashboards/default", headers=admin)
+        assert kept.status_code == 409 and "PUT" in kept.json()["error"]["message"]
+        builtin = api.get("/api/v1/dashboards/default?builtin=true", headers=read)
+        assert builtin.json()["data"] == default_dashboard().to_wire_obj()
     finally:
         stack.redis.hdel(stack.layout.dashboards(), "team-a")
         api.close()

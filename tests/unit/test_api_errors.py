@@ -45,7 +45,7 @@ async def test_unexpected_errors_are_500_with_the_request_id(app: FastAPI) -> No
 
 async def test_framework_errors_have_the_same_shape(app: FastAPI) -> None:
     async with _client(app) as client:
-        response = await client.get("/api/v1/query", params={"limit": "many"})
+        response = await client.get("/api/v1/query", params={"metric": "m", "limit": "many"})
         error = _error(response, 400, "bad_request")
         assert list(error["field_errors"]) == ["limit"]
         assert "fix what field_errors says" in error["message"]

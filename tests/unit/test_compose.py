@@ -192,7 +192,7 @@ def test_worker_environment(compose: dict) -> None:
     assert env["HUB_REDIS_URL"] == "redis://redis:6379/0"
     assert worker["command"] == ["hub", "worker"]
     assert worker["build"]["context"] == "."
-    assert set(worker["depends_on"]) == {"kafka", "redis"}
+    assert set(worker["depends_on"]) == {"kafka", "redis", "hub-topics"}
     # The scripts honour the same variables for pointing at an external cluster.
     assert "HUB_KAFKA_BOOTSTRAP" in KAFKA_SH.read_text()
     assert "HUB_REDIS_URL" in REDIS_SH.read_text()
@@ -214,3 +214,32 @@ def test_dockerfile_builds_the_worker() -> None:
     assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.MULTILINE)
     assert re.search(r"pip install (-e )?\.", dockerfile)
     assert 'CMD ["hub", "worker"]' in dockerfile
+
+
+def test_compose_runs_the_whole_product_from_one_image(compose: dict) -> None:
+    """docker compose up is the product: topics, worker, sink, chains and the API, each a
+    `hub` command of the one image, pointed at the compose network's Kafka and Redis."""
+    services = compose["services"]
+    commands = {
+        name: service["command"]
+        for name, service in services.items()
+        if service.get("image") == "llm-analytics-hub:dev"
+    }
+    assert {tuple(c[:2]) for c in commands.values()} == {
+        ("hub", "topics"),
+        ("hub", "worker"),
+        ("hub", "sink"),
+        ("hub", "chains"),
+        ("hub", "api"),
+    }
+    for name in commands:
+        env = services[name]["environment"]
+        assert env["HUB_KAFKA_BOOTSTRAP"] == "kafka:19092", name
+        assert env["HUB_REDIS_URL"] == "redis://redis:6379/0", name
+        if name != "hub-topics":
+            needs = services[name]["depends_on"]["hub-topics"]
+            assert needs == {"condition": "service_completed_successfully"}, name
+    api = services["hub-api"]
+    assert api["ports"] == ["127.0.0.1:8080:8080"] and "--host" in api["command"]
+    assert "HUB_API_KEYS" in api["environment"] and "healthcheck" in api
+    assert "/ready" in " ".join(api["healthcheck"]["test"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from pydantic import ValidationError
 from starlette.responses import FileResponse
@@ -26,7 +26,7 @@ from agents.api.routes.ingest import read_body
 from pipeline import dashboards
 from pipeline.models.api import ApiResponse, api_error_from_issues
 from pipeline.models.api import ResponseStatus as Status
-from pipeline.models.issues import issues_from_error
+from pipeline.models.issues import issues_from_error, only_whole_floats_for_integers
 from pipeline.models.metadata import DashboardConfig
 from pipeline.wire.json_codec import WireDecodeError, loads
 
@@ -61,7 +61,11 @@ _ERRORS = {
 }
 
 DashboardId = Annotated[
-    str, PathParam(description="dashboard id: letters, digits, '_', '-', '.' (at most 64)")
+    str,
+    PathParam(
+        description="dashboard id: letters, digits, '_', '-', '.' (at most 64)",
+        pattern=f"^{dashboards.ID_PATTERN.pattern}$",
+    ),
 ]
 
 
@@ -122,10 +126,15 @@ async def get_dashboard(
     request: Request,
     dashboard_id: DashboardId,
     _key: Annotated[ApiKey, Depends(require(Role.READ))],
+    builtin: Annotated[
+        bool, Query(description="the built-in default, even when a stored one replaces it")
+    ] = False,
 ) -> WireJSON:
     _check_id(dashboard_id)
     store = hub_state(request).store
-    raw = await store.redis.hget(store.layout.dashboards(), dashboard_id)
+    raw = None
+    if not (builtin and dashboard_id == dashboards.DEFAULT_ID):
+        raw = await store.redis.hget(store.layout.dashboards(), dashboard_id)
     if raw is not None:
         config = DashboardConfig.from_wire(raw)
     elif dashboard_id == dashboards.DEFAULT_ID:
@@ -151,13 +160,13 @@ def _parse(raw: bytes, dashboard_id: str) -> DashboardConfig:
         error = api_error_from_issues(issues, "")
         first = str(issues[0]) if issues else str(exc)
         raise ApiProblem(
-            400,
+            422 if only_whole_floats_for_integers(issues) else 400,
             f"not a DashboardConfig: {first}; fix the fields listed in field_errors",
             field_errors=error.field_errors,
         ) from None
     if config.dashboard_id != dashboard_id:
         raise ApiProblem(
-            400,
+            422,
             f"the body's dashboard_id {config.dashboard_id!r} differs from the path's "
             f"{dashboard_id!r}; make them equal",
             field_errors={"dashboard_id": ["must equal the id in the path"]},
@@ -169,7 +178,7 @@ def _parse(raw: bytes, dashboard_id: str) -> DashboardConfig:
             path, _, reason = problem.partition(": ")
             fields.setdefault(path, []).append(reason or problem)
         raise ApiProblem(
-            400,
+            422,
             f"the dashboard page cannot draw this config: {found[0]}"
             + (f" (and {len(found) - 1} more)" if len(found) > 1 else ""),
             field_errors=fields,
@@ -185,7 +194,9 @@ def _parse(raw: bytes, dashboard_id: str) -> DashboardConfig:
         200: {"model": schemas.DashboardResponse},
         201: {"model": schemas.DashboardResponse},
         **_ERRORS,
+        422: schemas.CONFLICT,
     },
+    openapi_extra=schemas.json_body("DashboardConfig"),
 )
 async def put_dashboard(
     request: Request,
@@ -207,9 +218,9 @@ async def put_dashboard(
 
 @router.delete(
     "/api/v1/dashboards/{dashboard_id}",
-    summary="Delete a stored dashboard config (admin); deleting 'default' restores the built-in",
+    summary="Delete a stored dashboard config (admin); 'default' cannot be deleted (409)",
     response_class=WireJSON,
-    responses=_ERRORS,
+    responses={**_ERRORS, 409: {"model": schemas.ErrorResponse}},
 )
 async def delete_dashboard(
     request: Request,
@@ -217,11 +228,15 @@ async def delete_dashboard(
     _key: Annotated[ApiKey, Depends(require(Role.ADMIN))],
 ) -> WireJSON:
     _check_id(dashboard_id)
+    if dashboard_id == dashboards.DEFAULT_ID:  # a DELETE that left it readable would lie
+        raise ApiProblem(
+            409,
+            "the default dashboard always exists (the page opens it): PUT "
+            "/api/v1/dashboards/default replaces it; to restore the built-in config, PUT "
+            "the one GET /api/v1/dashboards/default?builtin=true returns",
+        )
     store = hub_state(request).store
     if not await store.redis.hdel(store.layout.dashboards(), dashboard_id):
-        builtin = " (the built-in default cannot be deleted)" * (
-            dashboard_id == dashboards.DEFAULT_ID
-        )
-        raise ApiProblem(404, f"no stored dashboard {dashboard_id!r}{builtin}")
+        raise ApiProblem(404, f"no stored dashboard {dashboard_id!r}")
     data = {"dashboard_id": dashboard_id, "deleted": True}
     return WireJSON(ApiResponse(status=Status.SUCCESS, data=data, meta=meta(request)))

@@ -17,6 +17,14 @@ from agents.api import schemas
 from agents.api.auth import ApiKey, Role
 from agents.api.deps import hub_state, require
 from agents.api.errors import WireJSON, meta
+from agents.api.params import (
+    MAX_PAGE,
+    Page,
+    PerPage,
+    Time,
+    enum_list,
+    enum_one,
+)
 from pipeline.models.api import (
     PaginatedResponse,
     PaginationLinks,
@@ -31,7 +39,7 @@ from pipeline.models.correlation import (
     ImpactSeverity,
 )
 from pipeline.models.events import SourceModule
-from pipeline.query import QueryError, parse_csv, parse_time
+from pipeline.query import QueryConflict, QueryError, parse_csv, parse_time
 
 log = logging.getLogger("hub.api")
 router = APIRouter(prefix="/api/v1", tags=["anomalies and correlations"])
@@ -40,6 +48,7 @@ _ERRORS = {
     400: {"model": schemas.ErrorResponse},
     401: {"model": schemas.ErrorResponse},
     403: {"model": schemas.ErrorResponse},
+    422: schemas.CONFLICT,
     429: {"model": schemas.ErrorResponse},
 }
 _MGET_CHUNK = 500
@@ -68,13 +77,13 @@ def _range(start: str | None, end: str | None) -> tuple[float, float]:
     low = -math.inf if start is None else parse_time("start", start, now_ms)
     high = math.inf if end is None else parse_time("end", end, now_ms)
     if high <= low:
-        raise QueryError("end", "end must be after start")
+        raise QueryConflict("end", "end must be after start")
     return low, high
 
 
 def _score_band(param: str, low: float | None, high: float | None) -> None:
     if low is not None and high is not None and high < low:
-        raise QueryError(param, f"max_{param} ({high}) is below min_{param} ({low})")
+        raise QueryConflict(param, f"max_{param} ({high}) is below min_{param} ({low})")
 
 
 def _page_links(request: Request, page: int, total_pages: int) -> PaginationLinks:
@@ -93,11 +102,6 @@ def _page_links(request: Request, page: int, total_pages: int) -> PaginationLink
         prev=link(page - 1) if page > 1 else None,
         self_link=link(page),
     )
-
-
-MAX_PAGE = 1_000_000
-"""The wire format's page numbers are u32; a million pages of up to 1,000 items is more than
-the store keeps (found by the OpenAPI fuzz test: a 16-digit page was a 500)."""
 
 
 def _check_paging(request: Request, page: int, per_page: int) -> None:
@@ -171,10 +175,10 @@ def _respond(request: Request, items: list[Any], total: int, page: int, per_page
     return WireJSON(body)
 
 
-Page = Annotated[int, Query(description="page number, from 1")]
-PerPage = Annotated[int, Query(description="items per page, 1 to 1000")]
-Start = Annotated[str | None, Query(description="RFC 3339, epoch ms, now-1h, -15m")]
-Csv = Annotated[list[str], Query()]
+Modules = enum_list(SourceModule, "source module(s); repeat or comma-separate")
+AnomalyTypes = enum_list(AnomalyType, "anomaly type(s); repeat or comma-separate")
+Severities = enum_list(ImpactSeverity, "impact severity(ies)")
+MinSeverity = enum_one([s.value for s in ImpactSeverity], "negligible < low < ... < critical")
 
 
 @router.get(
@@ -186,10 +190,10 @@ Csv = Annotated[list[str], Query()]
 async def anomalies(
     request: Request,
     _key: Annotated[ApiKey, Depends(require(Role.READ))],
-    start: Start = None,
-    end: Start = None,
-    module: Annotated[list[str], Query(description="source_module(s), comma-separated")] = [],  # noqa: B006
-    anomaly_type: Annotated[list[str], Query(description="spike, drop, ...")] = [],  # noqa: B006
+    start: Time = None,
+    end: Time = None,
+    module: Modules = [],  # noqa: B006
+    anomaly_type: AnomalyTypes = [],  # noqa: B006
     min_score: Annotated[float | None, Query(ge=0, description="anomaly_score >= this")] = None,
     max_score: Annotated[float | None, Query(ge=0, description="anomaly_score <= this")] = None,
     metric: Annotated[str | None, Query(description="metric name prefix")] = None,
@@ -247,16 +251,14 @@ async def anomalies(
 async def correlations(
     request: Request,
     _key: Annotated[ApiKey, Depends(require(Role.READ))],
-    start: Start = None,
-    end: Start = None,
-    module: Annotated[list[str], Query(description="an affected module")] = [],  # noqa: B006
-    severity: Annotated[list[str], Query(description="impact severity(ies)")] = [],  # noqa: B006
-    min_severity: Annotated[
-        str | None, Query(description="negligible < low < medium < high < critical")
-    ] = None,
+    start: Time = None,
+    end: Time = None,
+    module: Modules = [],  # noqa: B006
+    severity: Severities = [],  # noqa: B006
+    min_severity: MinSeverity = None,
     min_strength: Annotated[float | None, Query(ge=0)] = None,
     max_strength: Annotated[float | None, Query(ge=0)] = None,
-    anomaly_type: Annotated[list[str], Query(description="has an anomaly of this type")] = [],  # noqa: B006
+    anomaly_type: AnomalyTypes = [],  # noqa: B006
     sort_order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     page: Page = 1,
     per_page: PerPage = 50,

@@ -32,7 +32,7 @@ from pipeline.models.api import (
     api_error_from_issues,
 )
 from pipeline.models.events import AnalyticsEvent
-from pipeline.models.issues import issues_from_error
+from pipeline.models.issues import issues_from_error, only_whole_floats_for_integers
 from pipeline.wire.json_codec import WireDecodeError, dumps, loads
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -45,6 +45,10 @@ _ERRORS = {
     401: {"model": schemas.ErrorResponse},
     403: {"model": schemas.ErrorResponse},
     413: {"model": schemas.ErrorResponse},
+    422: {
+        "model": schemas.ErrorResponse,
+        "description": "a well-formed event whose timestamp is too far from the hub's clock",
+    },
     429: {"model": schemas.ErrorResponse},
     503: {"model": schemas.ErrorResponse},
 }
@@ -100,6 +104,12 @@ def _parse(raw: bytes) -> Any:
         ) from None
 
 
+OUT_OF_WINDOW = frozenset({"bad_timestamp"})
+"""Rejections of a well-formed event the hub cannot take now (its time is too far from the
+hub's clock: a schema cannot say that), answered 422 rather than 400, as are integers
+written ``100.0`` (valid JSON Schema integers, refused by the wire format)."""
+
+
 def _rejection_error(rejection: Rejection) -> ApiError:
     issues = rejection.issues
     first = str(issues[0]) if issues else rejection.code
@@ -107,11 +117,36 @@ def _rejection_error(rejection: Rejection) -> ApiError:
     error = api_error_from_issues(
         issues, f"invalid event: {first}{more}; fix the fields listed in field_errors"
     )
+    unsayable = rejection.code in OUT_OF_WINDOW or only_whole_floats_for_integers(issues)
+    status = 422 if unsayable else 400
     return error.model_copy(
         update={
-            "details": ErrorDetails(context={"reason": rejection.code}, documentation_url="/docs")
+            "status_code": status,
+            "code": "unprocessable" if status == 422 else error.code,
+            "details": ErrorDetails(context={"reason": rejection.code}, documentation_url="/docs"),
         }
     )
+
+
+def _unroutable(request: Request, event: AnalyticsEvent) -> ApiError | None:
+    """A valid event of a module with no input topic (the hub's own, say): 422."""
+    catalogue = hub_state(request).catalogue
+    try:
+        catalogue.input_topic(event.source_module.value)
+    except KeyError:
+        modules = sorted(t.module for t in catalogue.by_role("input") if t.module)
+        message = (
+            f"source_module {event.source_module.value!r} has no input topic in topics.yaml; "
+            f"the hub ingests events of {', '.join(modules)}"
+        )
+        return ApiError(
+            code="unprocessable",
+            message=message,
+            status_code=422,
+            field_errors={"source_module": [message]},
+            timestamp=datetime.now(UTC),
+        )
+    return None
 
 
 def _accepted(event: AnalyticsEvent, meta_: RecordMetadata) -> dict[str, Any]:
@@ -160,10 +195,12 @@ async def post_event(
             "POST /api/v1/events/batch",
         )
     result = validate_event(doc, time.time(), _limits(request), raw)
+    if not isinstance(result, Rejection) and (unroutable := _unroutable(request, result)):
+        raise ApiProblem(422, unroutable.message, field_errors=unroutable.field_errors)
     if isinstance(result, Rejection):
         error = _rejection_error(result)
         raise ApiProblem(
-            400,
+            error.status_code,
             error.message,
             field_errors=error.field_errors,
             context={"reason": result.code},
@@ -189,7 +226,24 @@ async def post_event(
     responses={
         202: {"model": schemas.BatchEventResponse},
         **{k: v for k, v in _ERRORS.items() if k != 400},
-        400: {"model": schemas.BatchEventResponse, "description": "every item failed"},
+        422: {
+            "model": schemas.BatchEventResponse,
+            "description": "every item failed, each for a timestamp too far from the hub's clock",
+        },
+        400: {
+            "description": "every item failed (a BatchEventResponse), or the body is not a "
+            "batch (an ErrorResponse)",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/BatchEventResponse"},
+                            {"$ref": "#/components/schemas/ErrorResponse"},
+                        ]
+                    }
+                }
+            },
+        },
     },
     openapi_extra={
         "requestBody": {
@@ -199,6 +253,7 @@ async def post_event(
                     "schema": {
                         "type": "array",
                         "items": {"$ref": "#/components/schemas/AnalyticsEvent"},
+                        "minItems": 1,
                     }
                 }
             },
@@ -255,7 +310,12 @@ async def post_batch(
             )
             continue
         outcome = validate_event(item, now, ingest_limits, encoded, index)
-        if isinstance(outcome, Rejection):
+        unroutable = None if isinstance(outcome, Rejection) else _unroutable(request, outcome)
+        if unroutable is not None:
+            results[index] = BatchItemResult(
+                index=index, item_id=item_id, status=ItemStatus.FAILED, error=unroutable
+            )
+        elif isinstance(outcome, Rejection):
             results[index] = BatchItemResult(
                 index=index,
                 item_id=item_id,
@@ -310,15 +370,16 @@ async def post_batch(
         status=status,
     )
     if status is BatchStatus.ALL_FAILED:
+        late = all(r.error is not None and r.error.status_code == 422 for r in ordered)
         error = ApiError(
-            code="bad_request",
+            code="unprocessable" if late else "bad_request",
             message=f"none of the {failed} events was accepted; each result's error says "
             "what to fix",
-            status_code=400,
+            status_code=422 if late else 400,
             timestamp=datetime.now(UTC),
         )
         body = ApiResponse(status=ResponseStatus.ERROR, data=batch, error=error, meta=meta(request))
-        return WireJSON(body, status_code=400)
+        return WireJSON(body, status_code=error.status_code)
     response_status = (
         ResponseStatus.SUCCESS if status is BatchStatus.ALL_SUCCESS else ResponseStatus.PARTIAL
     )

@@ -23,7 +23,7 @@ from agents.api.routes.ingest import read_body
 from pipeline.models.api import ApiResponse, api_error_from_issues
 from pipeline.models.api import ResponseStatus as Status
 from pipeline.models.base import WireModel
-from pipeline.models.issues import issues_from_error
+from pipeline.models.issues import issues_from_error, only_whole_floats_for_integers
 from pipeline.models.metadata import AssetMetadata, PolicyDefinition, UserPreferences
 from pipeline.wire.json_codec import WireDecodeError, loads
 
@@ -65,13 +65,13 @@ def _parse(kind: Kind, raw: bytes, object_id: str) -> WireModel:
         issues = issues_from_error(exc, document)
         first = str(issues[0]) if issues else str(exc)
         raise ApiProblem(
-            400,
+            422 if only_whole_floats_for_integers(issues) else 400,
             f"not a {kind.label}: {first}; fix the fields listed in field_errors",
             field_errors=api_error_from_issues(issues, "").field_errors,
         ) from None
     if getattr(item, kind.id_field) != object_id:
         raise ApiProblem(
-            400,
+            422,
             f"the body's {kind.id_field} {getattr(item, kind.id_field)!r} differs from the "
             f"path's {object_id!r}; make them equal",
             field_errors={kind.id_field: ["must equal the id in the path"]},
@@ -107,8 +107,10 @@ def _register(kind: Kind) -> None:
         return WireJSON(ApiResponse(status=Status.SUCCESS, data=data, meta=meta(request)))
 
     @router.put(one, summary=f"Create or replace a {kind.label} (admin)", response_class=WireJSON,
-                responses={200: {"model": ApiResponse}, 201: {"model": ApiResponse}, **_ERRORS},
-                operation_id=f"put_{kind.path}")  # fmt: skip
+                responses={200: {"model": ApiResponse}, 201: {"model": ApiResponse}, **_ERRORS,
+                           422: schemas.CONFLICT},
+                operation_id=f"put_{kind.path}",
+                openapi_extra=schemas.json_body(kind.model.__name__))  # fmt: skip
     async def put_one(
         request: Request, object_id: Id, _key: Annotated[ApiKey, Depends(require(Role.ADMIN))]
     ) -> WireJSON:

@@ -303,11 +303,20 @@ def _llm_samples(
     out.sample(f"{family}_window_count", float(values["count"]), labels)
 
 
+_JSON_ERROR = {
+    "description": "an ApiResponse with the error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+}
+
+
 @router.get(
     "/metrics",
     summary="Prometheus exposition: hub health and the latest LLM metrics (role read)",
     response_class=PlainTextResponse,
-    responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}},
+        **{status: _JSON_ERROR for status in (401, 403, 429)},
+    },
 )
 async def metrics(
     request: Request, _key: Annotated[ApiKey, Depends(require(Role.READ))]

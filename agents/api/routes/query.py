@@ -9,11 +9,13 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import WithJsonSchema
 
 from agents.api import schemas
 from agents.api.auth import ApiKey, Role
 from agents.api.deps import hub_state, require
 from agents.api.errors import ApiProblem, WireJSON, meta
+from agents.api.params import Aggregate, Fill, Resolution, TagFilters
 from agents.api.reader import read_points
 from pipeline.enrichment import asset_index, enrich
 from pipeline.models.api import (
@@ -27,7 +29,8 @@ from pipeline.models.api import (
 from pipeline.models.metadata import AssetMetadata
 from pipeline.models.metrics import TimeRange
 from pipeline.query import (
-    QueryError,
+    KNOWN_FIELDS,
+    TIME_SCHEMA,
     QuerySpec,
     SeriesRows,
     parse_aggregate,
@@ -49,10 +52,11 @@ _ERRORS = {
     400: {"model": schemas.ErrorResponse},
     401: {"model": schemas.ErrorResponse},
     403: {"model": schemas.ErrorResponse},
+    422: schemas.CONFLICT,
     429: {"model": schemas.ErrorResponse},
 }
 
-Csv = Annotated[list[str], Query()]
+FIELD_VALUES = sorted(KNOWN_FIELDS)
 
 
 def _dt(ms: int) -> datetime:
@@ -81,55 +85,41 @@ async def query(
     request: Request,
     _key: Annotated[ApiKey, Depends(require(Role.READ))],
     metric: Annotated[
-        str | None,
+        str,
         Query(
-            description="metric name, `<measurement>.<field>`, e.g. llm_latency.total_latency_ms"
+            min_length=1,
+            description="metric name, `<measurement>.<field>`, e.g. llm_latency.total_latency_ms",
         ),
-    ] = None,
-    measurement: Annotated[str | None, Query(description="the spec's name for `metric`")] = None,
-    start: Annotated[
-        str, Query(description="RFC 3339, epoch ms, `now`, `now-1h` or `-15m`")
-    ] = "now-1h",
-    end: Annotated[str, Query(description="exclusive; same forms as start")] = "now",
+    ],
+    start: Annotated[str, Query(), WithJsonSchema(TIME_SCHEMA)] = "now-1h",
+    end: Annotated[
+        str, Query(description="exclusive; same forms as start"), WithJsonSchema(TIME_SCHEMA)
+    ] = "now",
     fields: Annotated[
         list[str],
         Query(
             description="stats: avg,min,max,p50,p95,p99,stddev,count,sum; counters: value,rate; "
-            "gauges: value,delta (comma-separated or repeated; default avg, or value)"
+            "gauges: value,delta (repeated, or comma-separated; default avg, or value)"
         ),
+        WithJsonSchema({"type": "array", "items": {"type": "string", "enum": FIELD_VALUES}}),
     ] = [],  # noqa: B006 (FastAPI copies defaults)
-    tag: Annotated[
-        list[str], Query(description="tag filter `key:value`, repeatable (all must match)")
-    ] = [],  # noqa: B006
-    resolution: Annotated[
-        str | None, Query(description="1m, 5m, 15m, 1h, 6h, 1d, 1w, 30d or auto (default)")
-    ] = None,
-    window: Annotated[str | None, Query(description="alias of resolution")] = None,
-    aggregate: Annotated[
-        str | None,
-        Query(description="across series: avg, sum, min, max, count, median, stddev, pNN"),
-    ] = None,
+    tag: TagFilters = [],  # noqa: B006
+    resolution: Resolution = None,
+    aggregate: Aggregate = None,
     group_by: Annotated[
         list[str], Query(description="tag keys to group by (needs aggregate)")
     ] = [],  # noqa: B006
-    fill: Annotated[
-        str | None, Query(description="null, previous, linear, zero or an integer")
-    ] = None,
+    fill: Fill = None,
     limit: Annotated[int | None, Query(ge=1, description="points per series")] = None,
     offset: Annotated[int, Query(ge=0, description="points per series to skip")] = 0,
 ) -> WireJSON:
     hub = hub_state(request)
     started = time.perf_counter()
-    name = metric or measurement
-    if not name:
-        raise QueryError("metric", "give the metric, e.g. metric=llm_latency.total_latency_ms "
-                         "(GET /api/v1/metrics/names lists them)")  # fmt: skip
+    name = metric
     now_ms = int(time.time() * 1000)
     start_ms = parse_time("start", start, now_ms)
     end_ms = parse_time("end", end, now_ms)
-    if resolution is not None and window is not None and resolution != window:
-        raise QueryError("resolution", "give resolution or window, not both")
-    res = parse_resolution(resolution or window, start_ms, end_ms)
+    res = parse_resolution(resolution, start_ms, end_ms)
     filters = parse_tag_filters(tag)
     selected = parse_csv(fields)
     spec = QuerySpec(
@@ -150,7 +140,7 @@ async def query(
     series = await hub.store.series(name, filters)
     if len(series) > MAX_SERIES:
         raise ApiProblem(
-            400,
+            422,
             f"{len(series)} series of {name!r} match; the limit is {MAX_SERIES}: "
             "narrow the query with tag filters (tag=key:value)",
             field_errors={"tag": ["too many series match"]},
@@ -227,13 +217,17 @@ async def metric_names(
     "/metrics/series",
     summary="The series (tag sets) of a metric, optionally filtered by tags",
     response_class=WireJSON,
-    responses={200: {"model": schemas.SeriesListResponse}, **_ERRORS},
+    responses={
+        200: {"model": schemas.SeriesListResponse},
+        **_ERRORS,
+        404: {"model": schemas.ErrorResponse, "description": "no such metric"},
+    },
 )
 async def metric_series(
     request: Request,
     _key: Annotated[ApiKey, Depends(require(Role.READ))],
     metric: Annotated[str, Query(description="metric name")],
-    tag: Annotated[list[str], Query(description="tag filter `key:value`, repeatable")] = [],  # noqa: B006
+    tag: TagFilters = [],  # noqa: B006
 ) -> WireJSON:
     hub = hub_state(request)
     filters = parse_tag_filters(tag)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from uuid import NAMESPACE_URL, uuid4, uuid5
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import APIRouter, Depends, Header, Query, Request
-from pydantic import ValidationError
+from pydantic import ValidationError, WithJsonSchema
 from starlette.responses import StreamingResponse
 
 from agents import kafka_clients
@@ -30,12 +31,19 @@ from agents.api import schemas
 from agents.api.auth import ApiKey, Role
 from agents.api.deps import hub_state, require
 from agents.api.errors import ApiProblem
+from agents.api.params import TagFilters, enum_list
 from agents.api.state import topic_partitions
 from pipeline.models.api import ApiError, StreamEvent, StreamEventType, sse_frame
 from pipeline.models.correlation import AnomalyEvent, AnomalyType
 from pipeline.models.events import SourceModule
 from pipeline.models.metrics import AggregatedMetric
-from pipeline.query import QueryError, parse_csv, parse_resolution, parse_tag_filters
+from pipeline.query import (
+    RESOLUTIONS,
+    QueryError,
+    parse_csv,
+    parse_resolution,
+    parse_tag_filters,
+)
 from pipeline.store_layout import matches
 
 log = logging.getLogger("hub.api")
@@ -49,7 +57,25 @@ _ERRORS = {
     429: {"model": schemas.ErrorResponse},
     503: {"model": schemas.ErrorResponse},
 }
-_SSE = {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
+_SSE_EVENT = {
+    "type": "object",
+    "description": "One server-sent event (HTML living standard): `data` is a JSON "
+    "StreamEvent, `id` the cursor to resume from with Last-Event-ID.",
+    "required": ["data"],
+    "properties": {
+        "event": {"type": "string", "enum": [kind.value for kind in StreamEventType]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
+"""Per-event schema (OpenAPI 3.2 ``itemSchema``; 3.0/3.1 readers such as schemathesis
+take ``schema`` of an event stream as the schema of each event)."""
+_SSE = {"content": {"text/event-stream": {"schema": _SSE_EVENT}}}
+
+
+CURSOR_PATTERN = r"^([0-9]{1,18}:([0-9]{1,9}=[0-9]{1,18}(,[0-9]{1,9}=[0-9]{1,18})*)?)?$"
+"""A cursor (``<sequence>:<partition>=<next offset>,...``), or empty: no cursor (HTML)."""
 
 
 @dataclass(slots=True)
@@ -63,6 +89,12 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
+        if not re.fullmatch(CURSOR_PATTERN, text.strip()):
+            raise QueryError(
+                "Last-Event-ID",
+                f"Last-Event-ID {text!r} is not a cursor of this stream "
+                "(<sequence>:<partition>=<offset>,...); reconnect without it to start live",
+            )
         try:
             seq_text, _, rest = text.strip().partition(":")
             offsets = {}
@@ -224,7 +256,16 @@ MaxEvents = Annotated[
     int | None, Query(ge=1, description="send `complete` and end after this many data events")
 ]
 From = Annotated[str, Query(alias="from", pattern="^(now|beginning)$", description="now|beginning")]
-LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
+LastEventId = Annotated[
+    str | None,
+    Header(alias="Last-Event-ID", description="the `id` of the last event seen, to resume"),
+    WithJsonSchema({"type": "string", "pattern": CURSOR_PATTERN}),
+]
+StreamResolution = Annotated[
+    str,
+    Query(description="1m, 5m, 15m, 1h, 6h, 1d, 1w or 30d"),
+    WithJsonSchema({"type": "string", "enum": list(RESOLUTIONS)}),
+]
 
 
 @router.get(
@@ -238,8 +279,8 @@ async def stream_metrics(
     metric: Annotated[
         list[str], Query(description="metric name prefix(es), comma-separated or repeated")
     ] = [],  # noqa: B006
-    tag: Annotated[list[str], Query(description="tag filter key:value, repeatable")] = [],  # noqa: B006
-    resolution: Annotated[str, Query(description="1m, 5m, ... 30d")] = "1m",
+    tag: TagFilters = [],  # noqa: B006
+    resolution: StreamResolution = "1m",
     max_events: MaxEvents = None,
     from_: From = "now",
     last_event_id: LastEventId = None,
@@ -247,7 +288,7 @@ async def stream_metrics(
     window = parse_resolution(resolution, 0, 1)
     filters = parse_tag_filters(tag)
     prefixes = tuple(parse_csv(metric))
-    cursor = None if last_event_id is None else Cursor.decode(last_event_id)
+    cursor = Cursor.decode(last_event_id) if last_event_id else None  # "": none (HTML)
     topic = hub_state(request).catalogue.metrics_topic(window.value).name
 
     def keep(record: Any) -> AggregatedMetric | None:
@@ -277,8 +318,8 @@ async def stream_metrics(
 async def stream_anomalies(
     request: Request,
     _key: Annotated[ApiKey, Depends(require(Role.READ))],
-    module: Annotated[list[str], Query(description="source_module(s)")] = [],  # noqa: B006
-    anomaly_type: Annotated[list[str], Query()] = [],  # noqa: B006
+    module: enum_list(SourceModule, "source module(s)") = [],  # type: ignore[valid-type]  # noqa: B006
+    anomaly_type: enum_list(AnomalyType, "anomaly type(s)") = [],  # type: ignore[valid-type]  # noqa: B006
     min_score: Annotated[float | None, Query(ge=0)] = None,
     max_events: MaxEvents = None,
     from_: From = "now",
@@ -293,7 +334,7 @@ async def stream_anomalies(
         unknown = sorted(values - {m.value for m in enum})
         if unknown:
             raise QueryError(param, f"{param}={unknown[0]!r} is not known")
-    cursor = None if last_event_id is None else Cursor.decode(last_event_id)
+    cursor = Cursor.decode(last_event_id) if last_event_id else None  # "": none (HTML)
     topic = hub_state(request).catalogue.one("anomalies").name
 
     def keep(record: Any) -> dict[str, Any] | None:
