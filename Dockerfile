@@ -16,7 +16,7 @@ COPY pyproject.toml README.md topics.yaml rules.yaml ./
 COPY scripts ./scripts
 COPY pipeline ./pipeline
 COPY agents ./agents
-# gcc builds the compiled latency-batch scanner (pipeline/_batch_scan.c) into the installed
+# gcc builds the compiled latency-batch scanner (pipeline/ingest/_batch_scan.c) into the installed
 # package, and is removed again.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml pipeline/_batch_scan.c
+$(STAMP): pyproject.toml pipeline/ingest/_batch_scan.c
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (Python 3.11)"; exit 1; }
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	bash scripts/compiler.sh $(VENV)/bin/python

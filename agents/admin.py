@@ -12,7 +12,7 @@ from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from agents.kafka_clients import admin
 from agents.settings import Settings
-from pipeline.topics import Catalogue, TopicSpec
+from pipeline.wire.topics import Catalogue, TopicSpec
 
 
 async def _connect(settings: Settings) -> Any:

@@ -1,6 +1,6 @@
 """Aggregate agent: all eight tumbling windows per ``hub.points`` partition.
 
-Kafka wiring around :class:`pipeline.engine.PartitionEngine`: messages are acked
+Kafka wiring around :class:`pipeline.windows.engine.PartitionEngine`: messages are acked
 only when every window they fed is closed, published and persisted (manual acks),
 durable state lives in a RocksDB-backed Faust table with a changelog topic.
 Watermarks advance with the data and with ingest's progress heartbeats, which
@@ -25,14 +25,14 @@ from agents.counters import COUNTERS
 from agents.ingest import POINTS_SPEC, points_topic
 from agents.key_partitions import KeyPartitions
 from agents.ordering import admit
-from pipeline.aggregates import WINDOW_BY_SECONDS, metric_name, parse_windows
-from pipeline.detect_stage import family_key
-from pipeline.engine import EngineConfig, PartitionEngine, StepOutput
-from pipeline.histograms import HISTOGRAM_BOUNDS
-from pipeline.normalize import GAUGE_FIELDS
-from pipeline.point_batches import Heartbeat, decode_points_message
-from pipeline.result_wire import histogram_wire, metric_wire
-from pipeline.topics import KIND_HEADER, SOURCE_HEADER, WINDOW_HEADER
+from pipeline.detection.stage import family_key
+from pipeline.ingest.normalize import GAUGE_FIELDS
+from pipeline.ingest.point_batches import Heartbeat, decode_points_message
+from pipeline.windows.aggregates import WINDOW_BY_SECONDS, metric_name, parse_windows
+from pipeline.windows.engine import EngineConfig, PartitionEngine, StepOutput
+from pipeline.windows.histograms import HISTOGRAM_BOUNDS
+from pipeline.wire.result_wire import histogram_wire, metric_wire
+from pipeline.wire.topics import KIND_HEADER, SOURCE_HEADER, WINDOW_HEADER
 
 log = logging.getLogger(__name__)
 

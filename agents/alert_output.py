@@ -9,12 +9,12 @@ import orjson
 
 from agents.app import app, catalogue
 from agents.counters import COUNTERS
-from pipeline.composite import CompositeResult
-from pipeline.metric_detection import Alert, Phase
+from pipeline.correlation.composites import CompositeResult
+from pipeline.correlation.rules import rule_name
+from pipeline.detection.metric_detection import Alert, Phase
 from pipeline.models.correlation import AnomalyCorrelation
 from pipeline.models.metrics import TimeWindow
-from pipeline.rules import rule_name
-from pipeline.topics import RAISED_HEADER, TAGS_HEADER
+from pipeline.wire.topics import RAISED_HEADER, TAGS_HEADER
 
 ANOMALIES_TOPIC = catalogue.one("anomalies").name
 CORRELATIONS_TOPIC = catalogue.one("correlations").name

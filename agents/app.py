@@ -9,7 +9,7 @@ import faust
 
 from agents.kafka_clients import faust_credentials
 from agents.settings import load_settings
-from pipeline.topics import load_catalogue
+from pipeline.wire.topics import load_catalogue
 
 settings = load_settings()
 catalogue = load_catalogue(prefix=settings.topic_prefix, app_id=settings.app_id)

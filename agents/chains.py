@@ -13,7 +13,7 @@ processes, each chain assembled by exactly one of them):
    not hold the chains back. The highest event time is committed with the offset (its
    metadata), so a restarted router judges lateness exactly as before.
 2. **Assemble** (group ``<app id>-chains``, ``hub.chain-events``): one
-   :class:`~pipeline.chain_stage.ChainStage` per partition, in event time; its state
+   :class:`~pipeline.correlation.chain_stage.ChainStage` per partition, in event time; its state
    is snapshotted with its offset to ``<app id>-chains-state`` (:mod:`agents.stateful`).
    Each finished chain goes out as an ``EventCorrelation`` and its ``EventGraph``,
    keyed by the correlation id (ids derived from the chain: a repeat after a crash
@@ -35,11 +35,11 @@ from pydantic import ValidationError
 from agents import kafka_clients
 from agents.settings import Settings
 from agents.stateful import StatefulStage
-from pipeline.chain_stage import ChainStage
-from pipeline.event_chains import ChainConfig, ChainResult
-from pipeline.event_chains import may_have_correlation_id as maybe_traced
+from pipeline.correlation.chain_stage import ChainStage
+from pipeline.correlation.chains import ChainConfig, ChainResult
+from pipeline.correlation.chains import may_have_correlation_id as maybe_traced
 from pipeline.models.events import AnalyticsEvent
-from pipeline.topics import KIND_HEADER, SOURCE_HEADER, Catalogue
+from pipeline.wire.topics import KIND_HEADER, SOURCE_HEADER, Catalogue
 
 log = logging.getLogger(__name__)
 

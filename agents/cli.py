@@ -24,7 +24,7 @@ def _cmd_infra(args: argparse.Namespace) -> int:
 def _cmd_topics(args: argparse.Namespace) -> int:
     from agents.admin import apply_topics, delete_topics, list_topics
     from agents.settings import load_settings
-    from pipeline.topics import load_catalogue
+    from pipeline.wire.topics import load_catalogue
 
     settings = load_settings()
     catalogue = load_catalogue(prefix=settings.topic_prefix, app_id=settings.app_id)
@@ -53,7 +53,7 @@ def _cmd_topics(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from pipeline.validate_lines import validate_lines
+    from pipeline.ingest.validate_lines import validate_lines
 
     if args.file == "-":
         lines = sys.stdin.buffer
@@ -106,8 +106,8 @@ def _cmd_tail(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from pipeline.aggregates import parse_windows
-    from pipeline.replay import replay, write_metrics, write_summary
+    from pipeline.windows.aggregates import parse_windows
+    from pipeline.windows.replay import replay, write_metrics, write_summary
 
     try:
         windows = parse_windows(args.windows)
@@ -130,7 +130,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
-    from pipeline.detect_offline import detect_csv
+    from pipeline.detection.offline import detect_csv
     from pipeline.models.events import SourceModule
 
     metric = args.metric or os.path.splitext(os.path.basename(args.input))[0] or "series"
@@ -170,7 +170,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from pipeline.scenarios import INCIDENT_KINDS, Scenario
+    from pipeline.sim.scenarios import INCIDENT_KINDS, Scenario
 
     kinds = tuple(k for k in args.incidents.split(",") if k) if args.incidents else ()
     unknown = sorted(set(kinds) - set(INCIDENT_KINDS))
@@ -199,7 +199,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
         counts = asyncio.run(produce_scenario(scenario, args.seed, args.metrics, args.events))
     else:
-        from pipeline.scenario_writer import write_scenario
+        from pipeline.sim.scenario_writer import write_scenario
 
         counts = write_scenario(scenario, args.seed, args.metrics, args.events)
     print(f"hub simulate: {len(scenario.labels)} incidents -> {args.labels}; "
@@ -235,8 +235,8 @@ def _compare(args: argparse.Namespace, seed: int, kinds: tuple[str, ...]) -> int
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from pipeline.evaluation import evaluate, format_summary
-    from pipeline.scenarios import INCIDENT_KINDS
+    from pipeline.sim.evaluation import evaluate, format_summary
+    from pipeline.sim.scenarios import INCIDENT_KINDS
 
     seeds = [int(s) for s in args.seeds.split(",")]
     kinds = tuple(k for k in args.incidents.split(",") if k) or INCIDENT_KINDS
@@ -342,7 +342,7 @@ def _run_until_signal(name: str, run: Any) -> int:
     import signal
 
     from agents.settings import load_settings
-    from pipeline.topics import load_catalogue
+    from pipeline.wire.topics import load_catalogue
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = load_settings()

@@ -14,7 +14,7 @@ from types import TracebackType
 from agents.kafka_clients import producer
 from agents.settings import Settings, load_settings
 from pipeline.models.events import AnalyticsEvent
-from pipeline.topics import Catalogue, load_catalogue
+from pipeline.wire.topics import Catalogue, load_catalogue
 
 
 class HubProducer:

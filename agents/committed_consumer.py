@@ -17,7 +17,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from agents import kafka_clients
 from agents.app import app, settings
-from pipeline.progress import caught_up
+from pipeline.stages.progress import caught_up
 
 log = logging.getLogger(__name__)
 

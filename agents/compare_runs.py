@@ -38,11 +38,11 @@ from aiokafka import AIOKafkaConsumer
 from agents.evaluate_live import REPO, LiveAlert, _hub, _produce, _started, isolated_env
 from agents.home import logs_dir
 from agents.settings import load_settings
-from pipeline.evaluation import RunResult, score_run
 from pipeline.models.correlation import AnomalyCorrelation
-from pipeline.scenarios import DAY, MINUTE, Scenario
-from pipeline.stage_records import MARK
-from pipeline.topics import SOURCE_HEADER, load_catalogue
+from pipeline.sim.evaluation import RunResult, score_run
+from pipeline.sim.scenarios import DAY, MINUTE, Scenario
+from pipeline.stages.records import MARK
+from pipeline.wire.topics import SOURCE_HEADER, load_catalogue
 
 MODES = ("single", "processes2", "kill")
 

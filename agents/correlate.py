@@ -1,7 +1,7 @@
 """Correlation stage on the broker: ``hub.correlate`` in; incidents, rule and composite
 alerts, and composites out.
 
-One partition (:mod:`pipeline.correlate_stage` says why), read by one process of the
+One partition (:mod:`pipeline.correlation.stage` says why), read by one process of the
 group at a time; its state is snapshotted with its offset to
 ``<app id>-correlate-state`` (:mod:`agents.stateful`), so whichever process takes it
 over continues the same incidents. Correlation ids are derived from the incident's
@@ -18,9 +18,9 @@ from agents.alert_output import send_alert, send_composite, send_correlation
 from agents.app import app, catalogue, settings
 from agents.detect import DETECT_SIZES, DETECT_SPEC, RULES
 from agents.stateful import StatefulStage
-from pipeline.correlate_stage import CorrelateStage
-from pipeline.stage_records import decode
-from pipeline.topics import SOURCE_HEADER
+from pipeline.correlation.stage import CorrelateStage
+from pipeline.stages.records import decode
+from pipeline.wire.topics import SOURCE_HEADER
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from faust.types import TopicT
 
-from pipeline.ingest import Rejection
+from pipeline.ingest.decode import Rejection
 from pipeline.models.api import api_error_from_issues
 
 

@@ -1,9 +1,9 @@
 """Detection stage on the broker: ``hub.detect`` in; alerts and ``hub.correlate`` out.
 
 The aggregation agent sends every watched window result (and histogram) to the
-detection topic keyed by family (:func:`pipeline.detect_stage.family_key`) and marks
+detection topic keyed by family (:func:`pipeline.detection.stage.family_key`) and marks
 each of its partitions when it has closed its windows through a moment. One
-:class:`~pipeline.detect_stage.DetectStage` per partition scores them in event time;
+:class:`~pipeline.detection.stage.DetectStage` per partition scores them in event time;
 its alerts go to the anomalies topic (keyed by metric name, ids derived from the
 series and the episode start), and what the correlation stage needs to group them
 goes to ``hub.correlate``. The state of each partition is snapshotted with the offset
@@ -23,12 +23,12 @@ import orjson
 from agents.alert_output import send_alert
 from agents.app import app, catalogue, settings
 from agents.stateful import StatefulStage
-from pipeline.aggregates import parse_windows
-from pipeline.detect_stage import DetectStage
+from pipeline.correlation.rules import DEFAULT_RULES_FILE, RuleEngine, load_rules
+from pipeline.detection.stage import DetectStage
 from pipeline.models.metrics import AggregatedMetric, HistogramMetric, TimeWindow
-from pipeline.rules import DEFAULT_RULES_FILE, RuleEngine, load_rules
-from pipeline.stage_pipeline import forward_names
-from pipeline.topics import KIND_HEADER, SOURCE_HEADER, WINDOW_HEADER
+from pipeline.stages.in_process import forward_names
+from pipeline.windows.aggregates import parse_windows
+from pipeline.wire.topics import KIND_HEADER, SOURCE_HEADER, WINDOW_HEADER
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ anomalies and correlations topics are read back. A run is over once the worker h
 published the 1-minute windows up to the scenario's last minutes and nothing new has
 arrived for ``settle_s``. The alerts that started episodes on 1-minute series (tags
 from the ``hub.tags`` header) and the correlations are scored like the offline
-evaluation (:func:`pipeline.evaluation.score_run`).
+evaluation (:func:`pipeline.sim.evaluation.score_run`).
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ from aiokafka import AIOKafkaConsumer
 from agents.client import HubProducer
 from agents.home import hub_home, logs_dir
 from agents.settings import load_settings
-from pipeline.correlation import SeriesKey
-from pipeline.evaluation import RunResult, Summary, belongs, score_run
+from pipeline.correlation.incidents import SeriesKey
 from pipeline.models.correlation import AnomalyCorrelation, AnomalyEvent
-from pipeline.scenario_events import ScenarioEvents
-from pipeline.scenarios import DAY, MINUTE, Scenario
-from pipeline.topics import RAISED_HEADER, TAGS_HEADER, load_catalogue
+from pipeline.sim.evaluation import RunResult, Summary, belongs, score_run
+from pipeline.sim.scenario_events import ScenarioEvents
+from pipeline.sim.scenarios import DAY, MINUTE, Scenario
+from pipeline.wire.topics import RAISED_HEADER, TAGS_HEADER, load_catalogue
 
 REPO = hub_home()
 

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 
 from agents.app import app, settings
 from agents.counters import COUNTERS
-from pipeline.store_layout import StoreLayout
+from pipeline.store.layout import StoreLayout
 
 log = logging.getLogger(__name__)
 

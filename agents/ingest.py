@@ -27,10 +27,10 @@ from agents.kafka_clients import admin
 from agents.log_markers import FIRST_INPUT_LOG
 from agents.processes import BARRIER_ENV, sibling_count, wait_for_group, wait_for_peers
 from agents.tag_admission import TagAdmission
-from pipeline.cardinality import OTHER
-from pipeline.ingest import EVENTS_PER_MESSAGE, DecodedRecords, IngestLimits, decode_records
-from pipeline.normalize import Point
-from pipeline.point_batches import (
+from pipeline.ingest.cardinality import OTHER
+from pipeline.ingest.decode import EVENTS_PER_MESSAGE, DecodedRecords, IngestLimits, decode_records
+from pipeline.ingest.normalize import Point
+from pipeline.ingest.point_batches import (
     Heartbeat,
     SeriesColumns,
     SourceGroups,

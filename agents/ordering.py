@@ -1,4 +1,4 @@
-"""Kafka side of :mod:`pipeline.offset_gate`: where a partition starts, seeking back.
+"""Kafka side of :mod:`pipeline.stages.offset_gate`: where a partition starts, seeking back.
 
 The aggregate agent passes every message through :func:`admit` before using it, so
 a message faust hands over twice is used once, and one it dropped is read again (by
@@ -22,7 +22,7 @@ from typing import Any
 
 from agents.app import app
 from agents.counters import COUNTERS
-from pipeline.offset_gate import OffsetGate, Verdict
+from pipeline.stages.offset_gate import OffsetGate, Verdict
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 from agents.client import HubProducer
-from pipeline.simulate import VARIANTS, EventSimulator
+from pipeline.sim.simulate import VARIANTS, EventSimulator
 
 
 async def produce(
@@ -22,14 +22,14 @@ async def produce(
     """Send events until ``count`` or ``duration`` is reached; prints progress each second.
 
     ``incident_history``: first the past 226 minutes with a prompt-injection incident
-    6 minutes ago (:mod:`pipeline.incident_demo`), so detection has a baseline at once.
+    6 minutes ago (:mod:`pipeline.sim.incident_demo`), so detection has a baseline at once.
     """
     sim = EventSimulator(seed=seed)
     sent = 0
     async with HubProducer() as hub:
         if incident_history:
-            from pipeline.incident_demo import MINUTES
-            from pipeline.incident_demo import incident_history as history
+            from pipeline.sim.incident_demo import MINUTES
+            from pipeline.sim.incident_demo import incident_history as history
 
             start = (time.time() // 60 - MINUTES) * 60
             events = history(start)  # the tested story (seed 7)

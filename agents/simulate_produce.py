@@ -5,8 +5,8 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 from agents.client import HubProducer
-from pipeline.scenario_writer import SimulateCounts, minutes, write_minute
-from pipeline.scenarios import Scenario
+from pipeline.sim.scenario_writer import SimulateCounts, minutes, write_minute
+from pipeline.sim.scenarios import Scenario
 
 
 async def produce_scenario(

@@ -23,9 +23,9 @@ import redis
 from agents import kafka_clients
 from agents.settings import Settings
 from agents.store import MetricStore
-from pipeline.enrichment import KINDS, metadata_record
 from pipeline.models.metrics import AggregatedMetric
-from pipeline.topics import Catalogue
+from pipeline.store.enrichment import KINDS, metadata_record
+from pipeline.wire.topics import Catalogue
 
 log = logging.getLogger(__name__)
 

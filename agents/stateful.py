@@ -2,10 +2,10 @@
 
 Each input partition has one state object (``factory(partition)``), saved from time to
 time with the input offset it has applied, as a snapshot in the same partition of a
-compacted state topic (:mod:`pipeline.snapshots`). Whichever process the group assigns
+compacted state topic (:mod:`pipeline.stages.snapshots`). Whichever process the group assigns
 a partition to restores the latest snapshot from the broker (an empty data directory
 is fine: nothing of it is local) and resumes reading right after the offset the state
-covers. A stage whose logic is a function of its input (:mod:`pipeline.event_time`)
+covers. A stage whose logic is a function of its input (:mod:`pipeline.stages.event_time`)
 then concludes the same after a crash, a rebalance or a move to another machine;
 what it re-publishes between its last snapshot and a crash carries the same ids.
 """
@@ -24,7 +24,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from agents import kafka_clients
 from agents.settings import Settings, load_settings
-from pipeline.snapshots import MANIFEST_KEY, Manifest, chunk_key, decode_state, encode_state
+from pipeline.stages.snapshots import MANIFEST_KEY, Manifest, chunk_key, decode_state, encode_state
 
 log = logging.getLogger(__name__)
 

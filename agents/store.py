@@ -1,6 +1,6 @@
 """The Redis side of the serving layer: idempotent writes with retention, and range reads.
 
-Layout and retention: :mod:`pipeline.store_layout`. Each point is written by one Lua
+Layout and retention: :mod:`pipeline.store.layout`. Each point is written by one Lua
 script (set the window, index it, trim what fell out of the series' retention), so a
 point and its trim are atomic and a replayed message rewrites the same field.
 """
@@ -14,7 +14,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from pipeline.models.metrics import AggregatedMetric, TimeWindow
-from pipeline.store_layout import (
+from pipeline.store.layout import (
     EVENT_RETENTION_MS,
     RETENTION_MS,
     StoreLayout,

@@ -1,7 +1,7 @@
 """The shared tag-admission log on the broker (``hub.tag-values``), for ingest.
 
 Every ingest process follows the whole compacted topic from its beginning (a plain
-consumer without a group) into an :class:`~pipeline.tag_admission.AdmissionLog`, and
+consumer without a group) into an :class:`~pipeline.ingest.tag_admission.AdmissionLog`, and
 proposes the values it meets that the log cannot decide yet: it appends them, keyed
 by tag key, waits until its reader has passed its own records, and only then folds.
 A proposal costs one round trip to the broker, once per new value of a key below its
@@ -18,7 +18,7 @@ from aiokafka import TopicPartition
 
 from agents import kafka_clients
 from agents.settings import Settings
-from pipeline.tag_admission import AdmissionLog
+from pipeline.ingest.tag_admission import AdmissionLog
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A C compiler and Python's headers, for the compiled latency-batch scanner
-# (pipeline/_batch_scan.c, built by `pip install -e .` during `make setup`).
+# (pipeline/ingest/_batch_scan.c, built by `pip install -e .` during `make setup`).
 #
 #   scripts/compiler.sh PYTHON   check that `cc` and PYTHON's Python.h exist; if not, install
 #                                them with apt-get (as root): gcc, libc6-dev and, for Debian's

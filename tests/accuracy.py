@@ -6,7 +6,7 @@ every count, merged or not, it meets the spec's targets against numpy: p50/p95
 within 0.5 %, p99 within 1 % (measured worst cases in docs/BENCHMARKS.md).
 """
 
-from pipeline.sketch import EXACT_LIMIT
+from pipeline.windows.sketch import EXACT_LIMIT
 
 
 def percentile_tolerance(count: int, q: float) -> float:

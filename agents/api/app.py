@@ -36,7 +36,7 @@ from pipeline.models.metadata import (
     UserPreferences,
 )
 from pipeline.models.metrics import AggregatedMetric
-from pipeline.topics import Catalogue, load_catalogue
+from pipeline.wire.topics import Catalogue, load_catalogue
 
 log = logging.getLogger("hub.api")
 

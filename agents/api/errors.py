@@ -29,7 +29,7 @@ from pipeline.models.api import (
     ResponseStatus,
 )
 from pipeline.models.base import WireModel
-from pipeline.query import QueryConflict, QueryError
+from pipeline.store.query import QueryConflict, QueryError
 
 log = logging.getLogger("hub.api")
 

@@ -2,9 +2,9 @@
 
 A client generated from /openapi.json must never send a request the server refuses for
 its form: each parameter's schema comes from the parser's own patterns
-(:mod:`pipeline.query`) or the enum the route checks against. What the schema cannot
+(:mod:`pipeline.store.query`) or the enum the route checks against. What the schema cannot
 say (an end before the start, a range of too many windows) is a 422
-(:class:`pipeline.query.QueryConflict`)."""
+(:class:`pipeline.store.query.QueryConflict`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import WithJsonSchema
 
-from pipeline.query import (
+from pipeline.store.query import (
     AGGREGATE_PATTERN,
     FILL_PATTERN,
     RESOLUTIONS,

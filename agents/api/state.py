@@ -17,7 +17,7 @@ from agents.api.auth import Authenticator
 from agents.settings import Settings
 from agents.store import MetricStore
 from pipeline.models.events import AnalyticsEvent
-from pipeline.topics import Catalogue
+from pipeline.wire.topics import Catalogue
 
 log = logging.getLogger("hub.api")
 

@@ -129,7 +129,7 @@ def _batched_ceiling(bootstrap: str, topic: str, expected: int) -> float:
 
 def _sketch_rows(seed: int) -> list[dict[str, Any]]:
     try:
-        from pipeline.sketch_bench import run_sketch_bench
+        from pipeline.windows.sketch_bench import run_sketch_bench
     except ImportError as exc:
         return [{"error": repr(exc)}]
     return run_sketch_bench(n_values=100_000, seed=seed)

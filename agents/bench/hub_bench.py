@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from agents.log_markers import FIRST_INPUT_LOG
-from pipeline.simulate import EventSimulator
+from pipeline.sim.simulate import EventSimulator
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"

@@ -109,7 +109,7 @@ async def produce_latency_events(
     Models and latencies follow the simulator's profiles (traffic share, lognormal).
     With ``batch > 1`` each message is a JSON array of ``batch`` events.
     """
-    from pipeline.simulate import MODELS, EventSimulator
+    from pipeline.sim.simulate import MODELS, EventSimulator
 
     await create_topic(bootstrap, topic, partitions)
     sim = EventSimulator(seed)

@@ -16,13 +16,13 @@ import multiprocessing
 import time
 from typing import Any
 
-from pipeline.correlate_stage import CorrelateStage
-from pipeline.detect_stage import DetectStage, family_key
+from pipeline.correlation.rules import RuleEngine
+from pipeline.correlation.stage import CorrelateStage
+from pipeline.detection.stage import DetectStage, family_key
 from pipeline.models.metrics import TimeWindow
-from pipeline.rules import RuleEngine
-from pipeline.scenarios import Scenario
-from pipeline.stage_pipeline import forward_names, partition_of
-from pipeline.stage_records import decode
+from pipeline.sim.scenarios import Scenario
+from pipeline.stages.in_process import forward_names, partition_of
+from pipeline.stages.records import decode
 
 PARTITIONS = 4
 """``hub.detect``'s partitions (topics.yaml default)."""

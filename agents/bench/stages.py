@@ -5,11 +5,11 @@ from __future__ import annotations
 import gc
 import time
 
-from pipeline.engine import EngineConfig, PartitionEngine
-from pipeline.fast_columns import fast_columns
-from pipeline.ingest import IngestLimits, decode_message, decode_points, decode_records
-from pipeline.normalize import points_from_event
-from pipeline.point_batches import SourceGroups, decode_batch, encode_batch
+from pipeline.ingest.decode import IngestLimits, decode_message, decode_points, decode_records
+from pipeline.ingest.fast_columns import fast_columns
+from pipeline.ingest.normalize import points_from_event
+from pipeline.ingest.point_batches import SourceGroups, decode_batch, encode_batch
+from pipeline.windows.engine import EngineConfig, PartitionEngine
 
 POLL_MESSAGES = 25
 """Batch messages per ingest poll in the batched stage costs (a poll groups them)."""

@@ -10,7 +10,7 @@ publishes the episodes whose direction can hurt. Where either way can hurt (requ
 rates and counts, token volumes, a module's event count: a collapse or a surge), both
 are alerted. Silences have no direction and are always alerted; a latency histogram's
 shape hurts when it widens or moves mass into its upper buckets
-(``pipeline.distribution_shift.shape_worse``), not when it narrows back.
+(``pipeline.detection.distribution_shift.shape_worse``), not when it narrows back.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Wire-format primitives shared by every model: JSON codec, timestamps, uuids."""
+"""Wire-format primitives shared by every model (JSON codec, timestamps, uuids), the topic
+catalogue (topics.yaml) and the pre-encoded bytes of published results. Imports nothing of
+the project but ``pipeline.models`` (result_wire)."""
 
 from pipeline.wire.json_codec import DupDict, WireDecodeError, dumps, format_float, loads
 from pipeline.wire.scalars import format_timestamp, parse_timestamp, parse_uuid

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.incident_demo import INCIDENT_MINUTE, MINUTES, incident_history
 from pipeline.models.correlation import AnomalyCorrelation, AnomalyEvent, AnomalyType
-from pipeline.simulate import EventSimulator
+from pipeline.sim.incident_demo import INCIDENT_MINUTE, MINUTES, incident_history
+from pipeline.sim.simulate import EventSimulator
 from tests.integration.harness import Worker, collect, hub, produce_raw, run
 
 METRIC = "llm_latency.total_latency_ms.p95"

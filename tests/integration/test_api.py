@@ -31,7 +31,7 @@ from pipeline.models.metrics import (
     StatisticalMeasures,
     TimeWindow,
 )
-from pipeline.store_layout import StoreLayout
+from pipeline.store.layout import StoreLayout
 from tests.integration.harness import (
     Worker,
     collect,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from pipeline.simulate import EventSimulator
+from pipeline.sim.simulate import EventSimulator
 from tests.integration.harness import Worker, collect, hub, run
 
 CAP = 5

@@ -29,7 +29,6 @@ import orjson
 import pytest
 import redis
 
-from pipeline.dashboards import default_dashboard
 from pipeline.models.correlation import AnomalyCorrelation, AnomalyEvent
 from pipeline.models.metrics import (
     AggregatedMetric,
@@ -37,7 +36,8 @@ from pipeline.models.metrics import (
     StatisticalMeasures,
     TimeWindow,
 )
-from pipeline.store_layout import StoreLayout
+from pipeline.store.dashboards import default_dashboard
+from pipeline.store.layout import StoreLayout
 from tests.integration.harness import (
     ARTIFACTS,
     Worker,

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.incident_demo import INCIDENT_MINUTE, incident_history
+from pipeline.sim.incident_demo import INCIDENT_MINUTE, incident_history
 from tests.integration.harness import Worker, collect, hub, produce_raw, run
 
 THREAT_METRIC = "security_threats.count"

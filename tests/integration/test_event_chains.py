@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from pipeline.models.correlation import EventCorrelation, EventGraph
-from pipeline.simulate import EventSimulator
+from pipeline.sim.simulate import EventSimulator
 from tests.integration.harness import (
     Worker,
     collect,

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from pipeline.simulate import EventSimulator
-from pipeline.topics import load_catalogue
+from pipeline.sim.simulate import EventSimulator
+from pipeline.wire.topics import load_catalogue
 from tests.accuracy import percentile_tolerance
 from tests.integration.harness import (
     Worker,

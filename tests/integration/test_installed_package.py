@@ -1,6 +1,6 @@
 """`pip install` of the built wheel gives a `hub` that works outside the checkout.
 
-The wheel is built from this checkout, installed with its dependencies into a fresh
+The wheel is built from this checkout's tracked files, installed with its dependencies into a fresh
 virtual environment, and run from an empty directory: its topics.yaml, rules.yaml,
 infrastructure scripts and dashboard assets must come from the package itself."""
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.simulate import EventSimulator
+from pipeline.sim.simulate import EventSimulator
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
@@ -37,8 +38,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dic
     base = tmp_path_factory.mktemp("wheel")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "HUB_", "VIRTUAL"))}
     env["HOME"] = str(base / "home")
+    source = base / "src"  # the tracked files only, as a fresh clone has them
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        target = source / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target, follow_symlinks=False)
     wheels = base / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(source)],
          cwd=base, env={**env, "HOME": os.environ.get("HOME", "/root")})  # fmt: skip
     (wheel,) = wheels.glob("llm_analytics_hub-*.whl")
     venv = base / "venv"

@@ -20,8 +20,8 @@ import redis
 
 from pipeline.models.correlation import AnomalyEvent
 from pipeline.models.metrics import AggregatedMetric, CompositeMetric
-from pipeline.simulate import EventSimulator
-from pipeline.store_layout import StoreLayout
+from pipeline.sim.simulate import EventSimulator
+from pipeline.store.layout import StoreLayout
 from tests.integration.harness import Worker, collect, hub, produce_raw, run
 
 ENV = "it-composite"

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from pipeline.models.metrics import AggregatedMetric, StatisticalMeasures, TimeWindow
-from pipeline.store_layout import StoreLayout, series_id
+from pipeline.store.layout import StoreLayout, series_id
 from tests.integration.harness import Worker, free_port, hub, produce_raw, run, wait_until
 
 T0 = 1_790_000_040  # minute-aligned

@@ -9,7 +9,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from pipeline.topics import load_catalogue
+from pipeline.wire.topics import load_catalogue
 from tests.integration.harness import hub
 
 

@@ -11,7 +11,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from pipeline.simulate import VARIANTS, EventSimulator
+from pipeline.sim.simulate import VARIANTS, EventSimulator
 from tests.accuracy import percentile_tolerance
 from tests.integration.harness import Worker, collect, hub, produce_raw, run
 

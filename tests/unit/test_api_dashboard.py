@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from agents.api.app import create_app
 from agents.api.auth import Authenticator, parse_keys_env
 from agents.api.routes.dashboard import ASSETS, STATIC_DIR
-from pipeline.dashboards import default_dashboard
+from pipeline.store.dashboards import default_dashboard
 
 READ = "read-key-0123456789abcdef"
 ADMIN = "admin-key-0123456789abcdef"

@@ -16,9 +16,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.batch_scan import COMPILED, MIN_EVENTS, scanned_columns
-from pipeline.fast_columns import fast_columns
-from pipeline.ingest import (
+from pipeline.ingest.batch_scan import COMPILED, MIN_EVENTS, scanned_columns
+from pipeline.ingest.decode import (
     EVENTS_PER_MESSAGE,
     DecodedPoints,
     DecodedRecords,
@@ -27,8 +26,9 @@ from pipeline.ingest import (
     decode_points,
     decode_records,
 )
-from pipeline.normalize import points_from_event
-from pipeline.point_batches import SourceGroups
+from pipeline.ingest.fast_columns import fast_columns
+from pipeline.ingest.normalize import points_from_event
+from pipeline.ingest.point_batches import SourceGroups
 from tests.unit.test_fast_columns import BASE, Groups, _batch, _normal, _per_event
 from tests.unit.test_fast_decode import (
     BAD_VALUES,
@@ -87,7 +87,7 @@ def _assert_agree(raw: bytes) -> bool:
 
 def test_the_extension_is_built() -> None:
     # `make setup` compiles it; without it every batch silently takes the slower path.
-    assert COMPILED, "pipeline/_batch_scan.c was not built: run `make setup` (needs gcc)"
+    assert COMPILED, "pipeline/ingest/_batch_scan.c was not built: run `make setup` (needs gcc)"
 
 
 @pytest.mark.parametrize("seed", range(6))

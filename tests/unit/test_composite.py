@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.composite import (
+from pipeline.correlation.composites import (
     CompositeBuilder,
     CompositeConfig,
     CompositeResult,

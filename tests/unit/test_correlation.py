@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.correlation import AnomalyCorrelator, CorrelatorConfig, SeriesKey
+from pipeline.correlation.incidents import AnomalyCorrelator, CorrelatorConfig, SeriesKey
 from pipeline.models.correlation import (
     AnomalyCorrelation,
     AnomalyEvent,

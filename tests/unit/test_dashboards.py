@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pipeline import dashboards
 from pipeline.models.metadata import DashboardConfig, WidgetType
+from pipeline.store import dashboards
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.detect_offline import detect_csv, parse_time
 from pipeline.detection.episodes import ENDED, ESCALATED, STARTED, EpisodeTracker
+from pipeline.detection.offline import detect_csv, parse_time
 from pipeline.detection.scoring import score_from_probability
 from pipeline.detection.series import DetectorConfig, SeriesDetector, point_agrees
 from pipeline.detection.tail import TailModel, nominal_probability

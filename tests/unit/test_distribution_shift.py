@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.distribution_shift import (
+from pipeline.detection.distribution_shift import (
     BucketShiftDetector,
     ShiftConfig,
     chi_square_z,
     shape_worse,
 )
-from pipeline.histograms import HISTOGRAM_BOUNDS
 from pipeline.models.correlation import AnomalyType
+from pipeline.windows.histograms import HISTOGRAM_BOUNDS
 
 BOUNDS = np.array(HISTOGRAM_BOUNDS[("llm_latency", "total_latency_ms")])
 MEDIAN_MS, SIGMA = 450.0, 0.35  # claude-3-haiku of the simulation

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
+from pipeline.detection.drift import DriftConfig, MedianDriftDetector
 from pipeline.detection.series import SeriesDetector
-from pipeline.drift import DriftConfig, MedianDriftDetector
 
 MINUTE = 60.0
 DRIFT_AT, DRIFT_LEN = 1600, 360

@@ -29,7 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from pipeline.engine import (
+from pipeline.ingest.normalize import Point
+from pipeline.ingest.point_batches import PointBatch, group_points
+from pipeline.windows.alignment import series_id_of
+from pipeline.windows.engine import (
     CURSOR_KEY,
     ROLLUP_PREFIX,
     WINDOW_SIZES_S,
@@ -37,10 +40,7 @@ from pipeline.engine import (
     PartitionEngine,
     StepOutput,
 )
-from pipeline.normalize import Point
-from pipeline.point_batches import PointBatch, group_points
-from pipeline.sketch import EXACT_LIMIT
-from pipeline.windows import series_id_of
+from pipeline.windows.sketch import EXACT_LIMIT
 from tests.accuracy import percentile_tolerance
 
 BOUNDARY = 1_700_352_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from pipeline.enrichment import asset_index, enrich, metadata_record, owner_tags
 from pipeline.models.metadata import AssetMetadata
+from pipeline.store.enrichment import asset_index, enrich, metadata_record, owner_tags
 
 
 def _asset(asset_id: str, name: str, owner: dict, tags: dict | None = None) -> dict:

@@ -10,8 +10,8 @@ import itertools
 
 import numpy as np
 
-from pipeline.evaluation import run_scenario
-from pipeline.scenarios import (
+from pipeline.sim.evaluation import run_scenario
+from pipeline.sim.scenarios import (
     DAY,
     INCIDENT_KINDS,
     THREATS,

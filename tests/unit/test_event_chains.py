@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from pipeline.event_chains import (
+from pipeline.correlation.chains import (
     ChainConfig,
     ChainResult,
     EventChainAssembler,
@@ -42,7 +42,7 @@ from pipeline.models.events import (
     TokenCostEvent,
 )
 from pipeline.models.events import GovernancePayload as GovPayload
-from pipeline.simulate import VARIANTS, EventSimulator
+from pipeline.sim.simulate import VARIANTS, EventSimulator
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 S0 = T0.timestamp()

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.fast_columns import MIN_EVENTS, fast_columns
-from pipeline.fast_decode import fast_points
-from pipeline.point_batches import SeriesColumns, SourceGroups
+from pipeline.ingest.fast_columns import MIN_EVENTS, fast_columns
+from pipeline.ingest.fast_decode import fast_points
+from pipeline.ingest.point_batches import SeriesColumns, SourceGroups
 from tests.unit.test_fast_decode import (
     BAD_VALUES,
     FAST_VARIANTS,

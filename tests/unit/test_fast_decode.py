@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.fast_decode import fast_points
-from pipeline.ingest import IngestLimits, decode_message, decode_points
-from pipeline.normalize import points_from_event
-from pipeline.simulate import VARIANTS, EventSimulator
+from pipeline.ingest.decode import IngestLimits, decode_message, decode_points
+from pipeline.ingest.fast_decode import fast_points
+from pipeline.ingest.normalize import points_from_event
+from pipeline.sim.simulate import VARIANTS, EventSimulator
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 LIMITS = IngestLimits()

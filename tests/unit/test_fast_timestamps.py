@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from pipeline.fast_timestamps import epoch_seconds
+from pipeline.ingest.fast_timestamps import epoch_seconds
 
 
 def _truth(texts: list[str]) -> list[float]:

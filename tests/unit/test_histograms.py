@@ -7,17 +7,17 @@ import math
 import random
 from collections import defaultdict
 
-from pipeline.engine import EngineConfig, PartitionEngine
-from pipeline.histograms import (
+from pipeline.ingest.normalize import Point
+from pipeline.ingest.point_batches import group_points
+from pipeline.models.metrics import metric_from_wire
+from pipeline.windows.engine import EngineConfig, PartitionEngine
+from pipeline.windows.histograms import (
     HISTOGRAM_BOUNDS,
     OPERATION_DURATION_S,
     OVERFLOW_BOUND,
     TOKEN_USAGE,
     histogram_metric,
 )
-from pipeline.models.metrics import metric_from_wire
-from pipeline.normalize import Point
-from pipeline.point_batches import group_points
 
 T0 = 1_700_000_100  # a 5-minute boundary
 TAGS = (("model_id", "m"),)

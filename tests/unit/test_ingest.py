@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.ingest import IngestLimits, decode_message, decode_points
-from pipeline.simulate import VARIANTS, EventSimulator
-from pipeline.validate_lines import validate_lines
+from pipeline.ingest.decode import IngestLimits, decode_message, decode_points
+from pipeline.ingest.validate_lines import validate_lines
+from pipeline.sim.simulate import VARIANTS, EventSimulator
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -112,7 +112,7 @@ def test_timestamps_out_of_range_in_utc_are_rejected_not_raised(stamp: str) -> N
 def test_an_array_beyond_the_sub_offset_space_is_refused_whole_on_every_path() -> None:
     """Events of a message get offsets ``message offset × 65,536 + index``: a longer array
     would collide with the next message's events, so it goes to the dead letters whole."""
-    from pipeline.ingest import EVENTS_PER_MESSAGE
+    from pipeline.ingest.decode import EVENTS_PER_MESSAGE
 
     one = _event().encode()
     raw = b"[" + b",".join([one] * (EVENTS_PER_MESSAGE + 1)) + b"]"

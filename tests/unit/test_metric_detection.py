@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from pipeline.histograms import HISTOGRAM_BOUNDS, OVERFLOW_BOUND
-from pipeline.metric_detection import MetricDetectors, Phase
+from pipeline.detection.metric_detection import MetricDetectors, Phase
 from pipeline.models.correlation import AnomalyType
 from pipeline.models.events import SourceModule
 from pipeline.models.metrics import (
@@ -19,6 +18,7 @@ from pipeline.models.metrics import (
     StatisticalMeasures,
     TimeWindow,
 )
+from pipeline.windows.histograms import HISTOGRAM_BOUNDS, OVERFLOW_BOUND
 
 T0 = 1_700_000_040
 W = 200

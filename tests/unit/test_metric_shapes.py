@@ -11,13 +11,13 @@ import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from pipeline.aggregates import parse_windows
-from pipeline.engine import EngineConfig, PartitionEngine
+from pipeline.ingest.normalize import COUNTER_FIELDS, GAUGE_FIELDS, Point, points_from_event
+from pipeline.ingest.point_batches import group_points
 from pipeline.models.metrics import CounterValues, GaugeValues, StatisticalMeasures
-from pipeline.normalize import COUNTER_FIELDS, GAUGE_FIELDS, Point, points_from_event
-from pipeline.point_batches import group_points
-from pipeline.replay import replay
-from pipeline.simulate import EventSimulator
+from pipeline.sim.simulate import EventSimulator
+from pipeline.windows.aggregates import parse_windows
+from pipeline.windows.engine import EngineConfig, PartitionEngine
+from pipeline.windows.replay import replay
 
 BASE = datetime(2024, 3, 5, 12, 58, tzinfo=UTC)
 
@@ -161,9 +161,9 @@ def test_gauge_delta_survives_a_restart_between_windows() -> None:
 
 def test_gauge_window_without_a_latest_value_falls_back_to_statistics() -> None:
     """State written before gauges existed (sketch envelope v2) has no latest value."""
-    from pipeline.aggregates import result_values
-    from pipeline.engine import WindowResult
-    from pipeline.sketch import QuantileSketch
+    from pipeline.windows.aggregates import result_values
+    from pipeline.windows.engine import WindowResult
+    from pipeline.windows.sketch import QuantileSketch
 
     old = QuantileSketch()
     old.add_many([10.0, 20.0])  # values added without their event times

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pipeline.normalize import MAPPED_VARIANTS, points_from_event
-from pipeline.simulate import VARIANTS, EventSimulator
+from pipeline.ingest.normalize import MAPPED_VARIANTS, points_from_event
+from pipeline.sim.simulate import VARIANTS, EventSimulator
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -1,6 +1,6 @@
 """The offset gate: in order, once, and gaps are noticed."""
 
-from pipeline.offset_gate import OffsetGate, Verdict
+from pipeline.stages.offset_gate import OffsetGate, Verdict
 
 
 def test_in_order_offsets_are_admitted_and_repeats_refused() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from pipeline.engine import _add_to_ranges, _in_ranges
+from pipeline.windows.engine import _add_to_ranges, _in_ranges
 
 
 def test_adding_runs_in_any_order_matches_a_set_and_stays_merged() -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import orjson
 import pytest
 
-from pipeline.normalize import Point
-from pipeline.point_batches import (
+from pipeline.ingest.normalize import Point
+from pipeline.ingest.point_batches import (
     Heartbeat,
     PointBatch,
     SeriesColumns,

@@ -1,6 +1,6 @@
 """When a source partition counts as read to its end."""
 
-from pipeline.progress import caught_up
+from pipeline.stages.progress import caught_up
 
 
 def test_empty_partition_is_caught_up_at_once() -> None:

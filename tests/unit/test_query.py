@@ -1,4 +1,4 @@
-"""pipeline/query.py: parsing, fills, cross-series aggregation, paging; expected values are
+"""pipeline/store/query.py: parsing, fills, cross-series aggregation, paging; expected values are
 worked out by hand or with numpy from the inputs, never with the module's own helpers."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.models.metrics import TimeWindow
 from pipeline.models.timeseries import TimeSeriesQuery
-from pipeline.query import (
+from pipeline.store.query import (
     MAX_BUCKETS,
     Aggregate,
     Fill,

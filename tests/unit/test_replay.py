@@ -1,4 +1,4 @@
-"""`hub replay` (pipeline.replay) against numpy ground truth on simulated events.
+"""`hub replay` (pipeline.windows.replay) against numpy ground truth on simulated events.
 
 Latency events with known ``total_latency_ms`` values for four models in two
 regions, over seven minutes that cross a 5-minute and an hour boundary, mixed with
@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-import pipeline.replay as replay_module
-from pipeline.aggregates import parse_windows
+import pipeline.windows.replay as replay_module
 from pipeline.models.events import AnalyticsEvent
 from pipeline.models.metrics import AggregatedMetric, TimeWindow
-from pipeline.replay import ReplayReport, replay, write_metrics, write_summary
-from pipeline.simulate import MODELS, VARIANTS, EventSimulator
-from pipeline.sketch import EXACT_LIMIT
+from pipeline.sim.simulate import MODELS, VARIANTS, EventSimulator
+from pipeline.windows.aggregates import parse_windows
+from pipeline.windows.replay import ReplayReport, replay, write_metrics, write_summary
+from pipeline.windows.sketch import EXACT_LIMIT
 
 BASE = datetime(2024, 3, 5, 12, 57, tzinfo=UTC)  # 12:57 … 13:04: crosses 13:00
 MINUTES = 7

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.aggregates import result_metric
-from pipeline.engine import EngineConfig, PartitionEngine, WindowResult
-from pipeline.histograms import HISTOGRAM_BOUNDS, histogram_metric
-from pipeline.normalize import GAUGE_FIELDS, Point
-from pipeline.point_batches import SourceGroups, decode_batch, encode_batch
-from pipeline.result_wire import histogram_wire, metric_wire
+from pipeline.ingest.normalize import GAUGE_FIELDS, Point
+from pipeline.ingest.point_batches import SourceGroups, decode_batch, encode_batch
+from pipeline.windows.aggregates import result_metric
+from pipeline.windows.engine import EngineConfig, PartitionEngine, WindowResult
+from pipeline.windows.histograms import HISTOGRAM_BOUNDS, histogram_metric
+from pipeline.wire.result_wire import histogram_wire, metric_wire
 
 T0 = 1_764_000_000.0
 

@@ -11,7 +11,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.metric_detection import Alert, Phase
+from pipeline.correlation.rules import (
+    DEFAULT_RULES_FILE,
+    KNOWN_METRICS,
+    EngineLimits,
+    RuleEngine,
+    RuleError,
+    load_rules,
+    parse_rules,
+    rule_name,
+)
+from pipeline.detection.metric_detection import Alert, Phase
+from pipeline.ingest.normalize import MAPPED_VARIANTS, points_from_event
 from pipeline.models.correlation import AnomalyEvent, AnomalyType
 from pipeline.models.events import SourceModule
 from pipeline.models.metrics import (
@@ -22,18 +33,7 @@ from pipeline.models.metrics import (
     StatisticalMeasures,
     TimeWindow,
 )
-from pipeline.normalize import MAPPED_VARIANTS, points_from_event
-from pipeline.rules import (
-    DEFAULT_RULES_FILE,
-    KNOWN_METRICS,
-    EngineLimits,
-    RuleEngine,
-    RuleError,
-    load_rules,
-    parse_rules,
-    rule_name,
-)
-from pipeline.simulate import EventSimulator
+from pipeline.sim.simulate import EventSimulator
 
 T0 = 1_700_000_100  # a multiple of 300: 1m and 5m windows start here
 FIVE = TimeWindow.five_minutes

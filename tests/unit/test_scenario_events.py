@@ -7,9 +7,9 @@ import pytest
 
 from pipeline.models.events import AnalyticsEvent
 from pipeline.models.metrics import CounterValues, StatisticalMeasures, TimeWindow
-from pipeline.replay import replay
-from pipeline.scenario_events import ScenarioEvents
-from pipeline.scenarios import Scenario
+from pipeline.sim.scenario_events import ScenarioEvents
+from pipeline.sim.scenarios import Scenario
+from pipeline.windows.replay import replay
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.models.events import AnalyticsEvent, OtherVariant, Severity
-from pipeline.simulate import VARIANTS, EventSimulator
+from pipeline.sim.simulate import VARIANTS, EventSimulator
 
 NOW = datetime(2024, 3, 2, 8, 15, 27, 250000, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from pipeline.sketch import QuantileSketch, SketchFormatError, linear_percentile
+from pipeline.windows.sketch import QuantileSketch, SketchFormatError, linear_percentile
 
 
 def _data(seed: int, n: int) -> np.ndarray:

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from pipeline.detect_stage import DetectStage
-from pipeline.event_time import ReleaseBuffer, SourceMarks
-from pipeline.metric_detection import Phase
+from pipeline.detection.metric_detection import Phase
+from pipeline.detection.stage import DetectStage
 from pipeline.models.metrics import AggregatedMetric, CounterValues, TimeWindow
-from pipeline.scenarios import MINUTE, Scenario
-from pipeline.snapshots import Manifest, decode_state, encode_state
-from pipeline.stage_pipeline import StagePipeline
+from pipeline.sim.scenarios import MINUTE, Scenario
+from pipeline.stages.event_time import ReleaseBuffer, SourceMarks
+from pipeline.stages.in_process import StagePipeline
+from pipeline.stages.snapshots import Manifest, decode_state, encode_state
 
 
 def test_nothing_is_released_until_every_source_has_marked_past_it() -> None:
@@ -102,7 +102,7 @@ def _traced_events() -> dict[int, list]:
     as three module partitions would carry them (each in time order)."""
     from datetime import UTC, datetime, timedelta
 
-    from pipeline.simulate import EventSimulator
+    from pipeline.sim.simulate import EventSimulator
 
     sim = EventSimulator(seed=5, environment="unit")
     start = datetime(2026, 12, 1, tzinfo=UTC)
@@ -129,8 +129,8 @@ def _traced_events() -> dict[int, list]:
 
 
 def _chains(order: random.Random | None) -> list[tuple]:
-    from pipeline.chain_stage import ChainStage
-    from pipeline.event_chains import ChainConfig
+    from pipeline.correlation.chain_stage import ChainStage
+    from pipeline.correlation.chains import ChainConfig
 
     stage = ChainStage(3, ChainConfig(settle_s=30.0, window_s=900.0))
     queues = {s: list(events) for s, events in _traced_events().items()}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from pipeline.cardinality import OTHER
-from pipeline.tag_admission import AdmissionLog
+from pipeline.ingest.cardinality import OTHER
+from pipeline.ingest.tag_admission import AdmissionLog
 
 
 def _tags(tenant: str) -> tuple[tuple[str, str], ...]:

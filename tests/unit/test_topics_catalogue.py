@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.topics import load_catalogue, parse_catalogue
+from pipeline.wire.topics import load_catalogue, parse_catalogue
 
 DAY_MS = 86_400_000
 MODULES = [

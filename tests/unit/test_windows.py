@@ -1,7 +1,7 @@
 """Event-time tumbling windows: alignment and series identity (closing is tested with
 the engine that closes them: tests/unit/test_engine.py)."""
 
-from pipeline.windows import series_id_of, window_start
+from pipeline.windows.alignment import series_id_of, window_start
 
 
 def test_windows_are_epoch_aligned() -> None:

@@ -3,7 +3,7 @@
 The page and its two static files need no key: they hold no data. The page reads the
 key from the URL fragment (``#key=...``, which browsers never send to a server) or asks
 for it, and sends it as ``X-API-Key`` on its own requests. Configs are the spec's
-``DashboardConfig``: the built-in default (:mod:`pipeline.dashboards`) and the ones
+``DashboardConfig``: the built-in default (:mod:`pipeline.store.dashboards`) and the ones
 admins ``PUT``, stored in Redis under the topic prefix (a stored ``default`` overrides
 the built-in one until it is deleted).
 """
@@ -23,11 +23,11 @@ from agents.api.auth import ApiKey, Role
 from agents.api.deps import hub_state, require
 from agents.api.errors import ApiProblem, WireJSON, meta
 from agents.api.routes.ingest import read_body
-from pipeline import dashboards
 from pipeline.models.api import ApiResponse, api_error_from_issues
 from pipeline.models.api import ResponseStatus as Status
 from pipeline.models.issues import issues_from_error, only_whole_floats_for_integers
 from pipeline.models.metadata import DashboardConfig
+from pipeline.store import dashboards
 from pipeline.wire.json_codec import WireDecodeError, loads
 
 router = APIRouter(tags=["dashboard"])

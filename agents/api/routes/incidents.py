@@ -39,7 +39,7 @@ from pipeline.models.correlation import (
     ImpactSeverity,
 )
 from pipeline.models.events import SourceModule
-from pipeline.query import QueryConflict, QueryError, parse_csv, parse_time
+from pipeline.store.query import QueryConflict, QueryError, parse_csv, parse_time
 
 log = logging.getLogger("hub.api")
 router = APIRouter(prefix="/api/v1", tags=["anomalies and correlations"])

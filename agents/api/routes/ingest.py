@@ -19,7 +19,7 @@ from agents.api.auth import ApiKey, Role
 from agents.api.deps import hub_state, require
 from agents.api.errors import ApiProblem, WireJSON, meta
 from agents.api.state import KafkaUnavailable
-from pipeline.ingest import IngestLimits, Rejection, validate_event
+from pipeline.ingest.decode import IngestLimits, Rejection, validate_event
 from pipeline.models.api import (
     ApiError,
     ApiResponse,

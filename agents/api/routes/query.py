@@ -17,7 +17,6 @@ from agents.api.deps import hub_state, require
 from agents.api.errors import ApiProblem, WireJSON, meta
 from agents.api.params import Aggregate, Fill, Resolution, TagFilters
 from agents.api.reader import read_points
-from pipeline.enrichment import asset_index, enrich
 from pipeline.models.api import (
     ApiDataPoint,
     ApiResponse,
@@ -28,7 +27,9 @@ from pipeline.models.api import (
 )
 from pipeline.models.metadata import AssetMetadata
 from pipeline.models.metrics import TimeRange
-from pipeline.query import (
+from pipeline.store.enrichment import asset_index, enrich
+from pipeline.store.layout import matches
+from pipeline.store.query import (
     KNOWN_FIELDS,
     TIME_SCHEMA,
     QuerySpec,
@@ -41,7 +42,6 @@ from pipeline.query import (
     parse_time,
     run_query,
 )
-from pipeline.store_layout import matches
 
 router = APIRouter(prefix="/api/v1", tags=["query"])
 

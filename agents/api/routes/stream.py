@@ -37,14 +37,14 @@ from pipeline.models.api import ApiError, StreamEvent, StreamEventType, sse_fram
 from pipeline.models.correlation import AnomalyEvent, AnomalyType
 from pipeline.models.events import SourceModule
 from pipeline.models.metrics import AggregatedMetric
-from pipeline.query import (
+from pipeline.store.layout import matches
+from pipeline.store.query import (
     RESOLUTIONS,
     QueryError,
     parse_csv,
     parse_resolution,
     parse_tag_filters,
 )
-from pipeline.store_layout import matches
 
 log = logging.getLogger("hub.api")
 router = APIRouter(prefix="/api/v1/stream", tags=["streams"])
