@@ -1,1 +1,3 @@
-"""Kafka wiring of the hub: the Faust app, its agents and the CLI (logic lives in pipeline/)."""
+"""Wiring of the hub, around the pure logic of ``pipeline``: ``runtime`` (settings, clients,
+stateful stages), ``streams`` (the processors), ``api`` (HTTP), ``cli`` (`hub`) and
+``bench`` (measurements)."""

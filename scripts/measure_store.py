@@ -5,7 +5,7 @@ series of 10 points (run: .venv/bin/python scripts/measure_store.py; needs Redis
 import asyncio
 from datetime import UTC, datetime
 
-from agents.store import MetricStore, store_stats
+from agents.runtime.store import MetricStore, store_stats
 from pipeline.models.metrics import AggregatedMetric, StatisticalMeasures, TimeWindow
 
 

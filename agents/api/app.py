@@ -25,8 +25,8 @@ from agents.api.routes import (
     stream,
 )
 from agents.api.state import ApiLimits, EventPublisher, HubState, KafkaUnavailable
-from agents.settings import Settings, load_settings
-from agents.store import MetricStore
+from agents.runtime.settings import Settings, load_settings
+from agents.runtime.store import MetricStore
 from pipeline.models.correlation import AnomalyCorrelation
 from pipeline.models.events import AnalyticsEvent
 from pipeline.models.metadata import (

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from agents.store import MetricStore
+from agents.runtime.store import MetricStore
 from pipeline.models.metrics import TimeWindow
 
 

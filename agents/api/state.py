@@ -12,10 +12,10 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
-from agents import kafka_clients
 from agents.api.auth import Authenticator
-from agents.settings import Settings
-from agents.store import MetricStore
+from agents.runtime import kafka_clients
+from agents.runtime.settings import Settings
+from agents.runtime.store import MetricStore
 from pipeline.models.events import AnalyticsEvent
 from pipeline.wire.topics import Catalogue
 

@@ -28,7 +28,7 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from agents.log_markers import FIRST_INPUT_LOG
+from agents.runtime.log_markers import FIRST_INPUT_LOG
 from pipeline.sim.simulate import EventSimulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -191,7 +191,7 @@ def _isolated_run(bootstrap: str, **overrides: str) -> tuple[str, str, str, dict
         **overrides,
     }
     subprocess.run(
-        [sys.executable, "-m", "agents.cli", "topics", "apply"],
+        [sys.executable, "-m", "agents.cli.main", "topics", "apply"],
         env=env,
         cwd=REPO,
         check=True,
@@ -227,7 +227,7 @@ def run_hub_worker(
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [
-                *(sys.executable, "-m", "agents.cli", "worker", "--loglevel", "info"),
+                *(sys.executable, "-m", "agents.cli.main", "worker", "--loglevel", "info"),
                 *("--processes", str(processes)),
             ],
             env=env,
@@ -392,7 +392,7 @@ def run_live_delay(bootstrap: str, seconds: float, rate: float, seed: int) -> di
     log_path = ARTIFACTS / f"bench-live-{run_id}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "agents.cli", "worker", "--loglevel", "info"],
+            [sys.executable, "-m", "agents.cli.main", "worker", "--loglevel", "info"],
             env=env,
             cwd=REPO,
             stdout=log,

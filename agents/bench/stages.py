@@ -14,7 +14,7 @@ from pipeline.windows.engine import EngineConfig, PartitionEngine
 POLL_MESSAGES = 25
 """Batch messages per ingest poll in the batched stage costs (a poll groups them)."""
 POLL_RECORDS = 16_000
-"""One-event messages per ingest poll under a backlog (``agents.ingest.BATCH_MESSAGES``)."""
+"""One-event messages per ingest poll under a backlog (``agents.streams.ingest.BATCH_MESSAGES``)."""
 
 
 def _pydantic_path(events: list[bytes], now: float) -> list[list[object]]:
@@ -30,7 +30,7 @@ def _timed(path: object, events: list[bytes], now: float) -> tuple[float, list[o
     assert callable(path)
     path(events, now)
     gc.collect()
-    gc.disable()  # the pure cost: the worker tunes its collector (agents/app.py)
+    gc.disable()  # the pure cost: the worker tunes its collector (agents/runtime/app.py)
     try:
         t0 = time.perf_counter()
         out = path(events, now)
@@ -90,7 +90,7 @@ def batched_stage_costs(events: list[bytes], batch: int) -> dict[str, float]:
     decode (validation included), grouping and encoding ``hub.points`` per poll of
     ``POLL_MESSAGES`` messages, and windowing; the collector tuned as the worker's."""
     before = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 20)  # as agents/app.py
+    gc.set_threshold(50_000, 20, 20)  # as agents/runtime/app.py
     try:
         return _batched_stage_costs(events, batch)
     finally:

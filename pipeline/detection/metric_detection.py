@@ -21,7 +21,7 @@ collapse in counts is a frequency anomaly) and the value for gauges. Besides:
   its mean holds (``observe_histogram``, :mod:`pipeline.detection.distribution_shift`); for
   series without histograms, their coefficient of variation (``_shape``).
 
-The worker checkpoints this state (agents/detect_checkpoint.py): it is picklable.
+The worker snapshots this state (agents/runtime/stateful.py): it is picklable.
 """
 
 from __future__ import annotations

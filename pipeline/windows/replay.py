@@ -17,7 +17,7 @@ of a file gives the numbers the live pipeline would have published for it.
   every 1-minute window of the file is in memory at once.
 * Invalid events are counted and reported with their line number, never fatal.
 
-Pure: the caller opens the files (see ``hub replay`` in agents/cli.py).
+Pure: the caller opens the files (see ``hub replay`` in agents/cli/main.py).
 """
 
 from __future__ import annotations

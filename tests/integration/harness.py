@@ -37,7 +37,7 @@ def isolated_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
 
 def hub(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "agents.cli", *args],
+        [sys.executable, "-m", "agents.cli.main", *args],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -61,7 +61,7 @@ class Worker:
         self.log_path = ARTIFACTS / f"{name}-{env['HUB_APP_ID']}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agents.cli", *command],
+            [sys.executable, "-m", "agents.cli.main", *command],
             env={**env, "PYTHONUNBUFFERED": "1"},  # a kill -9 must not eat the log
             cwd=REPO,
             stdout=self._log,
@@ -176,7 +176,7 @@ async def stable_group_members(bootstrap: str, group: str) -> int:
     """Members of a consumer group once it is Stable (0 while it rebalances)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from agents.kafka_clients import stable_group_size
+    from agents.runtime.kafka_clients import stable_group_size
 
     client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await client.start()

@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.models.correlation import AnomalyCorrelation, AnomalyEvent
 from pipeline.models.metrics import (
@@ -674,7 +675,7 @@ def test_metric_stream_and_prometheus(api: Api) -> None:
     data = [orjson.loads(f["data"])["data"] for f in frames[:2]]
     assert all(d["name"] == LATENCY and d["tags"]["region"] == "us" for d in data)
 
-    # A worker's health report (agents/health_report.py writes it every 5 s; this one is
+    # A worker's health report (agents/runtime/health_report.py writes it every 5 s; this one is
     # written here in the same shape: the API test runs no worker).
     client = redis.Redis.from_url(api.env["HUB_REDIS_URL"])
     report = {
@@ -687,24 +688,29 @@ def test_metric_stream_and_prometheus(api: Api) -> None:
     client.set(key, orjson.dumps(report), ex=60)
     text = api.get("/metrics").text
     client.delete(key)
-    for line in (
-        "hub_workers 1.0",
-        'hub_worker_consumed_total{worker="host-a:42"} 1000.0',
-        'hub_worker_dead_lettered_total{worker="host-a:42"} 10.0',
-        'hub_worker_events_per_second{worker="host-a:42"} 1234.5',
-        'hub_window_close_delay_seconds{worker="host-a:42",quantile="0.99"} 1.6',
+    samples = {  # read back by Prometheus' own parser: label order is not meaning
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    worker = ("worker", "host-a:42")
+    for name, labels, value in (
+        ("hub_workers", (), 1.0),
+        ("hub_worker_consumed_total", (worker,), 1000.0),
+        ("hub_worker_dead_lettered_total", (worker,), 10.0),
+        ("hub_worker_events_per_second", (worker,), 1234.5),
+        ("hub_window_close_delay_seconds", (worker, ("quantile", "0.99")), 1.6),
     ):
-        assert line in text.splitlines(), line
+        assert samples[(name, frozenset(labels))] == value, name
     newest = max(SERIES[("gpt-4o", "eu")])
     p95 = float(np.percentile(seed.samples[("gpt-4o", "eu")][newest], 95)) / 1000
-    line = next(
-        line
-        for line in text.splitlines()
-        if line.startswith('gen_ai_client_operation_duration_seconds{quantile="0.95"')
-        and 'gen_ai_request_model="gpt-4o"' in line
-        and 'region="eu"' in line
-    )
-    assert float(line.rsplit(" ", 1)[1]) == pytest.approx(p95)
+    (observed,) = [
+        value
+        for (name, labels), value in samples.items()
+        if name == "gen_ai_client_operation_duration_seconds"
+        and {("quantile", "0.95"), ("gen_ai_request_model", "gpt-4o"), ("region", "eu")} <= labels
+    ]
+    assert observed == pytest.approx(p95)
     assert f'group="{api.env["HUB_APP_ID"]}-sink"' in text
     assert "hub_store_anomalies 60.0" in text and "hub_kafka_up 1" in text
     _error(api.get("/metrics", key=None), 401, "unauthorized")

@@ -5,7 +5,7 @@ with SIGKILL halfway and replaced by one on an empty data directory (``hub evalu
 
 from __future__ import annotations
 
-from agents.compare_runs import compare
+from agents.bench.compare_runs import compare
 
 
 def test_one_worker_twice_two_processes_and_a_killed_worker_agree(kafka_bootstrap: str) -> None:

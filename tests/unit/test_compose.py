@@ -199,13 +199,13 @@ def test_worker_environment(compose: dict) -> None:
 
 
 def test_worker_env_vars_are_read_by_the_app(compose: dict) -> None:
-    settings = ROOT / "agents" / "settings.py"
+    settings = ROOT / "agents" / "runtime" / "settings.py"
     if not settings.exists():
-        pytest.fail("agents/settings.py is missing; the worker reads its settings there")
+        pytest.fail("agents/runtime/settings.py is missing; the worker reads its settings there")
     text = settings.read_text()
     for name in compose["services"]["hub-worker"]["environment"]:
         assert f'"{name}"' in text, (
-            f"{name} is set for hub-worker but agents/settings.py never reads it"
+            f"{name} is set for hub-worker but agents/runtime/settings.py never reads it"
         )
 
 

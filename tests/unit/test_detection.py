@@ -265,7 +265,7 @@ def test_hub_detect_command(tmp_path: Path) -> None:
     src = tmp_path / "p95.csv"
     src.write_text("".join(_csv(t, values)))
     out = tmp_path / "alerts.jsonl"
-    command = [sys.executable, "-m", "agents.cli", "detect", "--input", str(src)]
+    command = [sys.executable, "-m", "agents.cli.main", "detect", "--input", str(src)]
     done = subprocess.run(
         [*command, "--output", str(out)], cwd=REPO, capture_output=True, text=True, timeout=60
     )

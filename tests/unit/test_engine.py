@@ -3,7 +3,7 @@
 The engine feeds raw values into 1-minute windows only and builds every larger
 window (5m … 30d) from roll-ups in a key-value store, so each test below checks
 the published results of every window size against numpy on the raw values.
-The crash/replay tests drive the engine the way ``agents/aggregate.py`` does
+The crash/replay tests drive the engine the way ``agents/streams/aggregate.py`` does
 (publish, then apply ``writes`` in order, then ack ``ackable``) with a dict store,
 throw the engine away at seeded crash points and replay from the committed offset.
 

@@ -110,7 +110,7 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 def test_no_module_of_the_project_imports_itself_through_a_circle() -> None:
     edges, _ = _graph()
     assert len(edges) > 50, "the walk found the project's modules"
-    assert "pipeline.windows.engine" in edges["agents.aggregate"], "and their imports"
+    assert "pipeline.windows.engine" in edges["agents.streams.aggregate"], "and their imports"
     assert _cycles(edges) == []
 
 
@@ -127,3 +127,44 @@ def test_pipeline_is_pure_logic_that_never_imports_agents_or_io_clients() -> Non
     forbidden = set(FORBIDDEN_IN_PIPELINE)
     io = {m: sorted(external[m] & forbidden) for m in external if m.startswith("pipeline")}
     assert {m: names for m, names in io.items() if names} == {}
+
+
+AGENT_LAYERS = {"runtime": 0, "streams": 1, "api": 1, "bench": 2, "cli": 3}
+"""``agents`` packages import only lower layers (streams and api never each other)."""
+
+
+def _layer(module: str) -> tuple[str, int] | None:
+    parts = module.split(".")
+    if parts[0] != "agents" or len(parts) < 2 or parts[1] not in AGENT_LAYERS:
+        return None
+    return parts[1], AGENT_LAYERS[parts[1]]
+
+
+def test_agents_packages_import_only_the_layers_below_them() -> None:
+    edges, _ = _graph()
+    assert {m.split(".")[1] for m in edges if _layer(m)} == set(AGENT_LAYERS)
+    upward = []
+    for module, imported in edges.items():
+        for target in imported:
+            here, there = _layer(module), _layer(target)
+            if here is None or there is None or here[0] == there[0]:
+                continue
+            if there[1] >= here[1]:
+                upward.append((module, target))
+    assert sorted(upward) == []
+
+
+def test_every_module_of_the_project_imports() -> None:
+    """A moved module leaves no import behind (``from package import name`` of a name the
+    package does not have fails only when that module is imported)."""
+    import importlib
+
+    failed = {}
+    for name in sorted(_modules()):
+        if name.endswith("__main__"):
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            failed[name] = f"{type(exc).__name__}: {exc}"
+    assert failed == {}

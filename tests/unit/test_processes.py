@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from agents.processes import wait_for_peers
+from agents.runtime.processes import wait_for_peers
 
 
 def test_siblings_leave_the_barrier_together_once_all_have_arrived(tmp_path: Path) -> None:

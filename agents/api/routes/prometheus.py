@@ -13,23 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import APIRouter, Depends, Request
+from prometheus_client.core import Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector, CollectorRegistry
 from starlette.responses import PlainTextResponse
 
-from agents import kafka_clients
 from agents.api.auth import ApiKey, Role
 from agents.api.deps import hub_state, require
 from agents.api.state import HubState, topic_partitions
+from agents.runtime import kafka_clients
 from pipeline.models.metrics import TimeWindow
 
 log = logging.getLogger("hub.api")
@@ -100,29 +102,33 @@ class _Kafka:
     consumer: AIOKafkaConsumer
 
 
-@dataclass(slots=True)
 class Exposition:
-    """Samples grouped by family (the text format wants each family's lines together)."""
+    """Samples grouped by family, written by prometheus_client's text exposition (its
+    escaping, float spelling and ``_total`` handling of counters)."""
 
-    families: dict[str, tuple[str, str, list[str]]] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self._families: dict[str, Metric] = {}
 
     def family(self, name: str, kind: str, text: str) -> None:
-        self.families.setdefault(name, (kind, text, []))
+        if name not in self._families:
+            base = name.removesuffix("_total") if kind == "counter" else name
+            self._families[name] = Metric(base, text, kind)
 
     def sample(self, name: str, value: float, labels: Iterable[tuple[str, str]] = ()) -> None:
-        pairs = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-        shown = "NaN" if math.isnan(value) else repr(float(value))
-        self.families[name][2].append(f"{name}{{{pairs}}} {shown}" if pairs else f"{name} {shown}")
+        self._families[name].add_sample(name, dict(labels), float(value))
 
     def text(self) -> str:
-        lines = []
-        for name, (kind, text, samples) in self.families.items():
-            lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", *samples]
-        return "\n".join(lines) + "\n"
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Families(list(self._families.values())))
+        return generate_latest(registry).decode()
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class _Families(Collector):
+    def __init__(self, metrics: list[Metric]) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        return self.metrics
 
 
 def _label_name(key: str) -> str:
@@ -222,7 +228,7 @@ _WORKER_COUNTERS = {
 
 
 async def _worker_samples(state: HubState, out: Exposition) -> None:
-    """The workers' own reports (agents/health_report.py; each expires a minute after
+    """The workers' own reports (agents/runtime/health_report.py; each expires a minute after
     its worker stops): counters, events/s and window-close delay."""
     r, layout = state.store.redis, state.store.layout
     keys = [k async for k in r.scan_iter(match=layout.worker("*"), count=100)]

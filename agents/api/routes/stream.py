@@ -26,13 +26,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import ValidationError, WithJsonSchema
 from starlette.responses import StreamingResponse
 
-from agents import kafka_clients
 from agents.api import schemas
 from agents.api.auth import ApiKey, Role
 from agents.api.deps import hub_state, require
 from agents.api.errors import ApiProblem
 from agents.api.params import TagFilters, enum_list
 from agents.api.state import topic_partitions
+from agents.runtime import kafka_clients
 from pipeline.models.api import ApiError, StreamEvent, StreamEventType, sse_frame
 from pipeline.models.correlation import AnomalyEvent, AnomalyType
 from pipeline.models.events import SourceModule

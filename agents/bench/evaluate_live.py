@@ -29,9 +29,9 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from agents.client import HubProducer
-from agents.home import hub_home, logs_dir
-from agents.settings import load_settings
+from agents.runtime.client import HubProducer
+from agents.runtime.home import hub_home, logs_dir
+from agents.runtime.settings import load_settings
 from pipeline.correlation.incidents import SeriesKey
 from pipeline.models.correlation import AnomalyCorrelation, AnomalyEvent
 from pipeline.sim.evaluation import RunResult, Summary, belongs, score_run
@@ -65,7 +65,7 @@ def isolated_env(tag: str, kind: str = "eval") -> dict[str, str]:
 
 def _hub(env: dict[str, str], *args: str) -> None:
     subprocess.run(
-        [sys.executable, "-m", "agents.cli", *args],
+        [sys.executable, "-m", "agents.cli.main", *args],
         env=env,
         cwd=REPO,
         check=True,
@@ -182,7 +182,7 @@ def run_live(
               file=sys.stderr)  # fmt: skip
         with open(log, "wb") as out:
             worker = subprocess.Popen(
-                [sys.executable, "-m", "agents.cli", "worker", "--loglevel", "warning"],
+                [sys.executable, "-m", "agents.cli.main", "worker", "--loglevel", "warning"],
                 env=env,
                 cwd=REPO,
                 stdout=out,

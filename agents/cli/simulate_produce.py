@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
-from agents.client import HubProducer
+from agents.runtime.client import HubProducer
 from pipeline.sim.scenario_writer import SimulateCounts, minutes, write_minute
 from pipeline.sim.scenarios import Scenario
 

@@ -7,7 +7,7 @@ each of its partitions when it has closed its windows through a moment. One
 its alerts go to the anomalies topic (keyed by metric name, ids derived from the
 series and the episode start), and what the correlation stage needs to group them
 goes to ``hub.correlate``. The state of each partition is snapshotted with the offset
-it has applied to ``<app id>-detect-state`` (:mod:`agents.stateful`): a worker that
+it has applied to ``<app id>-detect-state`` (:mod:`agents.runtime.stateful`): a worker that
 takes a partition over, on any machine and with an empty disk, resumes it warm.
 """
 
@@ -20,9 +20,9 @@ from typing import Any
 
 import orjson
 
-from agents.alert_output import send_alert
-from agents.app import app, catalogue, settings
-from agents.stateful import StatefulStage
+from agents.runtime.app import app, catalogue, settings
+from agents.runtime.stateful import StatefulStage
+from agents.streams.alert_output import send_alert
 from pipeline.correlation.rules import DEFAULT_RULES_FILE, RuleEngine, load_rules
 from pipeline.detection.stage import DetectStage
 from pipeline.models.metrics import AggregatedMetric, HistogramMetric, TimeWindow

@@ -22,8 +22,8 @@ from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
-from agents import kafka_clients
-from agents.settings import Settings, load_settings
+from agents.runtime import kafka_clients
+from agents.runtime.settings import Settings, load_settings
 from pipeline.stages.snapshots import MANIFEST_KEY, Manifest, chunk_key, decode_state, encode_state
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ processes, each chain assembled by exactly one of them):
    metadata), so a restarted router judges lateness exactly as before.
 2. **Assemble** (group ``<app id>-chains``, ``hub.chain-events``): one
    :class:`~pipeline.correlation.chain_stage.ChainStage` per partition, in event time; its state
-   is snapshotted with its offset to ``<app id>-chains-state`` (:mod:`agents.stateful`).
+   is snapshotted with its offset to ``<app id>-chains-state`` (:mod:`agents.runtime.stateful`).
    Each finished chain goes out as an ``EventCorrelation`` and its ``EventGraph``,
    keyed by the correlation id (ids derived from the chain: a repeat after a crash
    carries the same bytes).
@@ -32,9 +32,9 @@ import orjson
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
-from agents import kafka_clients
-from agents.settings import Settings
-from agents.stateful import StatefulStage
+from agents.runtime import kafka_clients
+from agents.runtime.settings import Settings
+from agents.runtime.stateful import StatefulStage
 from pipeline.correlation.chain_stage import ChainStage
 from pipeline.correlation.chains import ChainConfig, ChainResult
 from pipeline.correlation.chains import may_have_correlation_id as maybe_traced

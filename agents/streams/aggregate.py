@@ -19,12 +19,12 @@ from typing import Any
 
 import orjson
 
-from agents.app import app, catalogue, settings
-from agents.batch_send import PartitionBatches
-from agents.counters import COUNTERS
-from agents.ingest import POINTS_SPEC, points_topic
-from agents.key_partitions import KeyPartitions
-from agents.ordering import admit
+from agents.runtime.app import app, catalogue, settings
+from agents.runtime.batch_send import PartitionBatches
+from agents.runtime.counters import COUNTERS
+from agents.runtime.key_partitions import KeyPartitions
+from agents.runtime.ordering import admit
+from agents.streams.ingest import POINTS_SPEC, points_topic
 from pipeline.detection.stage import family_key
 from pipeline.ingest.normalize import GAUGE_FIELDS
 from pipeline.ingest.point_batches import Heartbeat, decode_points_message
@@ -113,7 +113,7 @@ async def _publish(out: StepOutput, partition: int, closed_through: float) -> No
     """Send every published result; return once the broker has them all.
 
     Sends go to the producer directly, as record batches per topic and partition
-    (``agents.batch_send``): a Faust ``Topic.send`` costs several times more per
+    (``agents.runtime.batch_send``): a Faust ``Topic.send`` costs several times more per
     message than a plain send, and a plain send several times more than a batch's
     append, and a window close publishes three to four messages per series and field.
     """

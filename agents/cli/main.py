@@ -11,7 +11,7 @@ from typing import Any
 
 
 def _cmd_infra(args: argparse.Namespace) -> int:
-    from agents.home import SCRIPTS_DIR, hub_home
+    from agents.runtime.home import SCRIPTS_DIR, hub_home
 
     script = SCRIPTS_DIR / "infra.sh"
     if not script.exists():
@@ -22,8 +22,8 @@ def _cmd_infra(args: argparse.Namespace) -> int:
 
 
 def _cmd_topics(args: argparse.Namespace) -> int:
-    from agents.admin import apply_topics, delete_topics, list_topics
-    from agents.settings import load_settings
+    from agents.runtime.admin import apply_topics, delete_topics, list_topics
+    from agents.runtime.settings import load_settings
     from pipeline.wire.topics import load_catalogue
 
     settings = load_settings()
@@ -67,7 +67,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_produce(args: argparse.Namespace) -> int:
-    from agents.produce import produce
+    from agents.cli.produce import produce
 
     if args.count is None and args.duration is None:
         args.duration = 10.0
@@ -86,8 +86,8 @@ def _cmd_produce(args: argparse.Namespace) -> int:
 
 
 def _cmd_tail(args: argparse.Namespace) -> int:
-    from agents.settings import load_settings
-    from agents.tail import tail
+    from agents.cli.tail import tail
+    from agents.runtime.settings import load_settings
 
     settings = load_settings()
     topic = args.topic if args.raw_name else settings.topic_prefix + args.topic
@@ -195,7 +195,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     with open(args.labels, "w", encoding="utf-8") as dst:
         json.dump([label.to_json() for label in scenario.labels], dst, indent=2)
     if args.produce:
-        from agents.simulate_produce import produce_scenario
+        from agents.cli.simulate_produce import produce_scenario
 
         counts = asyncio.run(produce_scenario(scenario, args.seed, args.metrics, args.events))
     else:
@@ -208,7 +208,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace, seed: int, kinds: tuple[str, ...]) -> int:
-    from agents.compare_runs import compare
+    from agents.bench.compare_runs import compare
 
     modes = [m for m in args.compare.split(",") if m]
     days = 0.2 if args.days is None else args.days
@@ -248,7 +248,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.compare:
         return _compare(args, seeds[0], kinds)
     if args.live:
-        from agents.evaluate_live import evaluate_live
+        from agents.bench.evaluate_live import evaluate_live
 
         days = 0.7 if args.days is None else args.days
         quiet = 0.15 if args.quiet_days is None else args.quiet_days
@@ -305,7 +305,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         )
         return 0
     from agents.bench.command import run_bench
-    from agents.settings import load_settings
+    from agents.runtime.settings import load_settings
 
     run_bench(
         load_settings().kafka_bootstrap,
@@ -321,12 +321,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     if args.processes > 1:
-        from agents.processes import run_processes
-        from agents.settings import load_settings
+        from agents.runtime.processes import run_processes
+        from agents.runtime.settings import load_settings
 
         return run_processes(args.processes, args.loglevel, load_settings().data_dir)
-    from agents.processes import BARRIER_ENV, wait_for_peers
-    from agents.worker import app
+    from agents.runtime.processes import BARRIER_ENV, wait_for_peers
+    from agents.streams.worker import app
 
     if os.environ.get(BARRIER_ENV) and not wait_for_peers(os.environ[BARRIER_ENV]):
         print("hub worker: sibling processes did not start within 60 s; starting anyway")
@@ -341,7 +341,7 @@ def _run_until_signal(name: str, run: Any) -> int:
     import logging
     import signal
 
-    from agents.settings import load_settings
+    from agents.runtime.settings import load_settings
     from pipeline.wire.topics import load_catalogue
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -361,14 +361,14 @@ def _run_until_signal(name: str, run: Any) -> int:
 
 
 def _cmd_sink(args: argparse.Namespace) -> int:
-    from agents.sink import run_sink
+    from agents.streams.sink import run_sink
 
     return _run_until_signal("sink", run_sink)
 
 
 def _cmd_store_stats(args: argparse.Namespace) -> int:
-    from agents.settings import load_settings
-    from agents.store import MetricStore, store_stats
+    from agents.runtime.settings import load_settings
+    from agents.runtime.store import MetricStore, store_stats
 
     settings = load_settings()
 
@@ -387,8 +387,8 @@ def _cmd_store_stats(args: argparse.Namespace) -> int:
 
 
 def _cmd_store_clear(args: argparse.Namespace) -> int:
-    from agents.settings import load_settings
-    from agents.store import MetricStore, clear_store
+    from agents.runtime.settings import load_settings
+    from agents.runtime.store import MetricStore, clear_store
 
     settings = load_settings()
     prefix = f"{settings.topic_prefix}hub:"
@@ -409,7 +409,7 @@ def _cmd_store_clear(args: argparse.Namespace) -> int:
 
 
 def _cmd_chains(args: argparse.Namespace) -> int:
-    from agents.chains import run_chains
+    from agents.streams.chains import run_chains
 
     return _run_until_signal("chains", run_chains)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from agents.kafka_clients import consumer
-from agents.settings import Settings
+from agents.runtime.kafka_clients import consumer
+from agents.runtime.settings import Settings
 
 
 def _pretty(value: bytes | None) -> str:

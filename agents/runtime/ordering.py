@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from agents.app import app
-from agents.counters import COUNTERS
+from agents.runtime.app import app
+from agents.runtime.counters import COUNTERS
 from pipeline.stages.offset_gate import OffsetGate, Verdict
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from agents.app import app, catalogue
-from agents.counters import COUNTERS
+from agents.runtime.app import app, catalogue
+from agents.runtime.counters import COUNTERS
 from pipeline.correlation.composites import CompositeResult
 from pipeline.correlation.rules import rule_name
 from pipeline.detection.metric_detection import Alert, Phase

@@ -8,7 +8,7 @@ import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from agents.settings import Settings
+from agents.runtime.settings import Settings
 
 
 def faust_credentials(settings: Settings) -> faust.auth.Credentials | None:

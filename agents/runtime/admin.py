@@ -10,8 +10,8 @@ from aiokafka.admin import NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-from agents.kafka_clients import admin
-from agents.settings import Settings
+from agents.runtime.kafka_clients import admin
+from agents.runtime.settings import Settings
 from pipeline.wire.topics import Catalogue, TopicSpec
 
 

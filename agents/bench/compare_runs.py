@@ -35,9 +35,9 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from agents.evaluate_live import REPO, LiveAlert, _hub, _produce, _started, isolated_env
-from agents.home import logs_dir
-from agents.settings import load_settings
+from agents.bench.evaluate_live import REPO, LiveAlert, _hub, _produce, _started, isolated_env
+from agents.runtime.home import logs_dir
+from agents.runtime.settings import load_settings
 from pipeline.models.correlation import AnomalyCorrelation
 from pipeline.sim.evaluation import RunResult, score_run
 from pipeline.sim.scenarios import DAY, MINUTE, Scenario
@@ -80,7 +80,7 @@ class _Workers:
             env["HUB_DATA_DIR"] = data_dir
         with open(self.log, "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "agents.cli", "worker", "--loglevel", "warning", *args],
+                [sys.executable, "-m", "agents.cli.main", "worker", "--loglevel", "warning", *args],
                 env=env,
                 cwd=REPO,
                 stdout=out,

@@ -11,8 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from types import TracebackType
 
-from agents.kafka_clients import producer
-from agents.settings import Settings, load_settings
+from agents.runtime.kafka_clients import producer
+from agents.runtime.settings import Settings, load_settings
 from pipeline.models.events import AnalyticsEvent
 from pipeline.wire.topics import Catalogue, load_catalogue
 

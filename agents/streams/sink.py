@@ -2,7 +2,7 @@
 
 A plain consumer (group ``<app id>-sink``) of every metrics topic, the anomalies and
 the correlations topic. Offsets are committed only after Redis has the batch, and
-every write is idempotent (:mod:`agents.store`), so a crash or a replay rewrites the
+every write is idempotent (:mod:`agents.runtime.store`), so a crash or a replay rewrites the
 same points. When Redis is away the sink seeks back to the batch it could not write,
 says so once, and retries every second: the pipeline upstream never waits for it,
 and nothing is lost, because Kafka keeps the messages until the sink catches up.
@@ -20,9 +20,9 @@ from typing import Any
 import orjson
 import redis
 
-from agents import kafka_clients
-from agents.settings import Settings
-from agents.store import MetricStore
+from agents.runtime import kafka_clients
+from agents.runtime.settings import Settings
+from agents.runtime.store import MetricStore
 from pipeline.models.metrics import AggregatedMetric
 from pipeline.store.enrichment import KINDS, metadata_record
 from pipeline.wire.topics import Catalogue

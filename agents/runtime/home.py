@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+"""The ``agents`` package."""
 SCRIPTS_DIR = PACKAGE_DIR / "scripts"
 """The shell scripts that install and run Kafka and Redis (``scripts/`` of the checkout,
 shipped inside the package)."""

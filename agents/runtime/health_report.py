@@ -19,8 +19,8 @@ import orjson
 import redis
 import redis.asyncio as aioredis
 
-from agents.app import app, settings
-from agents.counters import COUNTERS
+from agents.runtime.app import app, settings
+from agents.runtime.counters import COUNTERS
 from pipeline.store.layout import StoreLayout
 
 log = logging.getLogger(__name__)

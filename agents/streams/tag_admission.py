@@ -16,8 +16,8 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from agents import kafka_clients
-from agents.settings import Settings
+from agents.runtime import kafka_clients
+from agents.runtime.settings import Settings
 from pipeline.ingest.tag_admission import AdmissionLog
 
 log = logging.getLogger(__name__)

@@ -19,14 +19,14 @@ import os
 import time
 from typing import Any
 
-from agents.app import app, catalogue, settings
-from agents.committed_consumer import read_to_end, run_committed
-from agents.counters import COUNTERS
-from agents.dead_letter import send_rejections
-from agents.kafka_clients import admin
-from agents.log_markers import FIRST_INPUT_LOG
-from agents.processes import BARRIER_ENV, sibling_count, wait_for_group, wait_for_peers
-from agents.tag_admission import TagAdmission
+from agents.runtime.app import app, catalogue, settings
+from agents.runtime.committed_consumer import read_to_end, run_committed
+from agents.runtime.counters import COUNTERS
+from agents.runtime.dead_letter import send_rejections
+from agents.runtime.kafka_clients import admin
+from agents.runtime.log_markers import FIRST_INPUT_LOG
+from agents.runtime.processes import BARRIER_ENV, sibling_count, wait_for_group, wait_for_peers
+from agents.streams.tag_admission import TagAdmission
 from pipeline.ingest.cardinality import OTHER
 from pipeline.ingest.decode import EVENTS_PER_MESSAGE, DecodedRecords, IngestLimits, decode_records
 from pipeline.ingest.normalize import Point

@@ -15,8 +15,8 @@ from typing import Any
 
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
-from agents import kafka_clients
-from agents.app import app, settings
+from agents.runtime import kafka_clients
+from agents.runtime.app import app, settings
 from pipeline.stages.progress import caught_up
 
 log = logging.getLogger(__name__)

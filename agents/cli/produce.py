@@ -6,7 +6,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-from agents.client import HubProducer
+from agents.runtime.client import HubProducer
 from pipeline.sim.simulate import VARIANTS, EventSimulator
 
 

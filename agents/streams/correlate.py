@@ -3,7 +3,7 @@ alerts, and composites out.
 
 One partition (:mod:`pipeline.correlation.stage` says why), read by one process of the
 group at a time; its state is snapshotted with its offset to
-``<app id>-correlate-state`` (:mod:`agents.stateful`), so whichever process takes it
+``<app id>-correlate-state`` (:mod:`agents.runtime.stateful`), so whichever process takes it
 over continues the same incidents. Correlation ids are derived from the incident's
 first alert: a repeat after a restart carries the same id.
 """
@@ -14,10 +14,10 @@ import asyncio
 import logging
 from typing import Any
 
-from agents.alert_output import send_alert, send_composite, send_correlation
-from agents.app import app, catalogue, settings
-from agents.detect import DETECT_SIZES, DETECT_SPEC, RULES
-from agents.stateful import StatefulStage
+from agents.runtime.app import app, catalogue, settings
+from agents.runtime.stateful import StatefulStage
+from agents.streams.alert_output import send_alert, send_composite, send_correlation
+from agents.streams.detect import DETECT_SIZES, DETECT_SPEC, RULES
 from pipeline.correlation.stage import CorrelateStage
 from pipeline.stages.records import decode
 from pipeline.wire.topics import SOURCE_HEADER

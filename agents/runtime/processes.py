@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from agents.kafka_clients import stable_group_size
+from agents.runtime.kafka_clients import stable_group_size
 
 
 def child_data_dir(data_dir: str, index: int) -> str:
@@ -87,7 +87,7 @@ def run_processes(count: int, loglevel: str, data_dir: str) -> int:
             "HUB_DATA_DIR": child_data_dir(data_dir, index),
             BARRIER_ENV: f"{barrier}:{count}:{index}",
         }
-        command = [sys.executable, "-m", "agents.cli", "worker", "--loglevel", loglevel]
+        command = [sys.executable, "-m", "agents.cli.main", "worker", "--loglevel", loglevel]
         children.append(subprocess.Popen(command, env=env))
     print(f"hub worker: {count} processes (pids {', '.join(str(c.pid) for c in children)})")
 

@@ -7,8 +7,8 @@ import os
 
 import faust
 
-from agents.kafka_clients import faust_credentials
-from agents.settings import load_settings
+from agents.runtime.kafka_clients import faust_credentials
+from agents.runtime.settings import load_settings
 from pipeline.wire.topics import load_catalogue
 
 settings = load_settings()
