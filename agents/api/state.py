@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +13,7 @@ from aiokafka.structs import RecordMetadata
 
 from agents.api.auth import Authenticator
 from agents.runtime import kafka_clients
-from agents.runtime.settings import Settings
+from agents.runtime.settings import Settings, read_environment
 from agents.runtime.store import MetricStore
 from pipeline.models.events import AnalyticsEvent
 from pipeline.wire.topics import Catalogue
@@ -28,30 +27,6 @@ READY_TIMEOUT_S = 3.0
 
 class KafkaUnavailable(RuntimeError):
     """The broker could not be reached in time (the message says which and why)."""
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not an integer") from None
-    if value < 1:
-        raise SystemExit(f"{name} must be at least 1")
-    return value
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise SystemExit(f"{name} must be > 0")
-    return value
 
 
 async def topic_partitions(admin: Any, topics: list[str]) -> dict[str, list[int]]:
@@ -78,11 +53,12 @@ class ApiLimits:
 
     @classmethod
     def from_env(cls, settings: Settings) -> ApiLimits:
+        env = read_environment()
         return cls(
             max_event_bytes=settings.max_message_bytes,
-            max_batch_bytes=_env_int("HUB_API_MAX_BATCH_BYTES", 16 * 1024 * 1024),
-            max_batch_items=_env_int("HUB_API_MAX_BATCH_ITEMS", 10_000),
-            heartbeat_s=_env_float("HUB_API_HEARTBEAT_S", 15.0),
+            max_batch_bytes=env.api_max_batch_bytes,
+            max_batch_items=env.api_max_batch_items,
+            heartbeat_s=env.api_heartbeat_s,
         )
 
 

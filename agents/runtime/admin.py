@@ -2,33 +2,47 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any
 
 from aiokafka.admin import NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from agents.runtime.kafka_clients import admin
 from agents.runtime.settings import Settings
 from pipeline.wire.topics import Catalogue, TopicSpec
 
+CONNECT_WITHIN_S = 30.0
+"""How long topic administration waits for a broker that is starting."""
+
 
 async def _connect(settings: Settings) -> Any:
+    """An admin client, retrying with exponential backoff and jitter while the broker is
+    not up yet (``hub infra up`` returns once it answers, but a compose start races)."""
     client = admin(settings)
-    for attempt in range(30):
-        try:
-            await client.start()
-            return client
-        except KafkaConnectionError:
-            if attempt == 29:
-                raise SystemExit(
-                    f"cannot reach Kafka at {settings.kafka_bootstrap}; "
-                    "start it with 'hub infra up' or set HUB_KAFKA_BOOTSTRAP"
-                ) from None
-            await asyncio.sleep(1.0)
-    raise AssertionError("unreachable")
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(KafkaConnectionError),
+        wait=wait_random_exponential(multiplier=0.2, max=2.0),
+        stop=stop_after_delay(CONNECT_WITHIN_S),
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                await client.start()
+    except KafkaConnectionError:
+        raise SystemExit(
+            f"cannot reach Kafka at {settings.kafka_bootstrap} within {CONNECT_WITHIN_S:g} s; "
+            "start it with 'hub infra up' or set HUB_KAFKA_BOOTSTRAP"
+        ) from None
+    return client
 
 
 async def _live_configs(client: Any, names: list[str]) -> dict[str, dict[str, str]]:
