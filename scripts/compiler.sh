@@ -7,7 +7,7 @@
 #                                own Python, its -dev package
 #
 # The extension is optional: without it the install still succeeds and batches take the
-# (slower) msgspec path, but tests/unit/test_batch_scan.py fails, so the loss is never silent.
+# (slower) msgspec path, but tests/unit/ingest/test_batch_scan.py fails, so the loss is never silent.
 # Files: .logs/compiler-install.log (apt)
 set -euo pipefail
 

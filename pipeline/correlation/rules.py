@@ -113,7 +113,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "governance_lineage": ("count", "path_length"),
 }
 """What pipeline/ingest/normalize.py publishes (docs/MEASUREMENTS.md): a misspelt metric name
-must fail at load time, not match nothing forever. tests/unit/test_rules.py checks the
+must fail at load time, not match nothing forever. tests/unit/correlation/test_rules.py checks the
 table against the normaliser."""
 _CUSTOM = "llm_model_performance.custom."
 KNOWN_METRICS: tuple[str, ...] = tuple(f"{m}.{f}" for m, fields in _FIELDS.items() for f in fields)

@@ -11,7 +11,7 @@
  * escape-free arrays of well-formed latency events and returns None for anything
  * else (another payload, an unknown or duplicate key, whitespace before a colon, a
  * malformed value), so the msgspec path and in turn the pydantic models decide.
- * tests/unit/test_batch_scan.py checks it against those paths, byte for byte.
+ * tests/unit/ingest/test_batch_scan.py checks it against those paths, byte for byte.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

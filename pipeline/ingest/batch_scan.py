@@ -4,7 +4,7 @@ msgspec builds a struct per event and the columnar path then pulls every field b
 out, about 3.5 µs per event, the largest cost left in the worker
 (docs/BENCHMARKS.md). The scanner writes the columns in one pass over the bytes;
 this module turns them into the same series groups as :func:`pipeline.ingest.fast_columns.
-fast_columns` (``tests/unit/test_batch_scan.py`` checks that they are equal).
+fast_columns` (``tests/unit/ingest/test_batch_scan.py`` checks that they are equal).
 
 If the extension was not built (no C compiler at install time) or
 ``HUB_COMPILED_SCAN=0`` is set, :data:`COMPILED` is False and every batch takes the

@@ -188,8 +188,8 @@ def decode_points(
     ``pipeline.ingest.batch_scan`` (compiled) takes arrays of latency events whole,
     ``pipeline.ingest.fast_columns`` arrays of one telemetry kind, and
     ``pipeline.ingest.fast_decode`` the common telemetry events one by one; each declines the
-    rest. The points are the same either way (tests/unit/test_fast_decode.py,
-    tests/unit/test_fast_columns.py, tests/unit/test_batch_scan.py).
+    rest. The points are the same either way (tests/unit/ingest/test_fast_decode.py,
+    tests/unit/ingest/test_fast_columns.py, tests/unit/ingest/test_batch_scan.py).
     """
     limits = limits or IngestLimits()
     if len(raw) <= limits.max_message_bytes:
@@ -240,7 +240,7 @@ def decode_records(
     messages scanned together as one batch (``pipeline.ingest.batch_scan.scanned_messages``):
     most producers send one event per message, and a message alone is too small for the
     columnar path. Message ``i``'s events get offsets from ``offset_bases[i]``. The points
-    are the same as message by message (tests/unit/test_batch_scan.py)."""
+    are the same as message by message (tests/unit/ingest/test_batch_scan.py)."""
     limits = limits or IngestLimits()
     out = DecodedRecords()
     taken = None

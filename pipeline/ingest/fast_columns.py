@@ -10,7 +10,7 @@ than the rest of the worker together (docs/BENCHMARKS.md).
 It answers only what it can decide whole and otherwise returns None; the caller then
 takes the per-event fast path, which declines to the pydantic models in turn. When it
 answers it must equal :func:`pipeline.ingest.fast_decode.fast_points` grouped by series
-(``tests/unit/test_fast_columns.py`` checks that on generated and mutated batches,
+(``tests/unit/ingest/test_fast_columns.py`` checks that on generated and mutated batches,
 and that the field columns below match the mappers of :mod:`pipeline.ingest.normalize`).
 """
 

@@ -8,7 +8,7 @@ agree with them. It handles only what it can decide exactly: telemetry events
 duplicate or unknown keys. Anything else, and anything it finds wrong, returns
 ``None`` and the caller takes the pydantic path, which accepts or rejects with the
 precise message. So the fast path may decline a valid event, but must never accept
-one the models reject or yield different points; ``tests/unit/test_fast_decode.py``
+one the models reject or yield different points; ``tests/unit/ingest/test_fast_decode.py``
 checks that differentially on generated and mutated events.
 """
 

@@ -203,7 +203,7 @@ def dumps(value: Any) -> str:
     positive exponents (``1e+16`` where the reference writes ``1e16``). Those are
     rewritten, and the rewrite is kept only if it changed no string (parsing both
     gives the same value); otherwise, and for anything orjson refuses, our own
-    writer runs (~20 times slower). tests/unit/test_wire_codec.py compares the two.
+    writer runs (~20 times slower). tests/unit/wire/test_wire_codec.py compares the two.
     """
     try:
         raw = orjson.dumps(value)

@@ -4,7 +4,7 @@ A window close publishes every series' result, and its histogram for latency fie
 thousands of messages a minute under mixed traffic. Building and writing an
 ``AggregatedMetric`` costs ~33 µs a result and a ``HistogramMetric`` ~50 µs; the
 same JSON written from plain dicts costs a few. The bytes are identical to the
-models' ``to_wire_bytes`` (``tests/unit/test_result_wire.py`` compares them on every
+models' ``to_wire_bytes`` (``tests/unit/wire/test_result_wire.py`` compares them on every
 shape); anything unusual (a non-finite statistic) takes the models, which explain it.
 """
 

@@ -1,5 +1,5 @@
 """Event-time tumbling windows: alignment and series identity (closing is tested with
-the engine that closes them: tests/unit/test_engine.py)."""
+the engine that closes them: tests/unit/windows/test_engine.py)."""
 
 from pipeline.windows.alignment import series_id_of, window_start
 

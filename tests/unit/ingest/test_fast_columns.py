@@ -15,7 +15,7 @@ import pytest
 from pipeline.ingest.fast_columns import MIN_EVENTS, fast_columns
 from pipeline.ingest.fast_decode import fast_points
 from pipeline.ingest.point_batches import SeriesColumns, SourceGroups
-from tests.unit.test_fast_decode import (
+from tests.unit.ingest.test_fast_decode import (
     BAD_VALUES,
     FAST_VARIANTS,
     FIELDS,

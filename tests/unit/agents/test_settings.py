@@ -9,7 +9,7 @@ import pytest
 
 from agents.runtime.settings import HubEnvironment, load_settings, read_environment
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ import pytest
 from pipeline.models.metadata import DashboardConfig, WidgetType
 from pipeline.store import dashboards
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 
 def _measurement_fields() -> dict[str, set[str]]:

@@ -23,7 +23,7 @@ from pipeline.models.correlation import AnomalyEvent, AnomalyType
 STEP = 300  # 5-minute points
 DAY = 288
 T0 = 1_700_000_000
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _series(seed: int, days: int = 7) -> tuple[np.ndarray, np.ndarray]:
