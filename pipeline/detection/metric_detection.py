@@ -89,6 +89,13 @@ _DIRECTED = (
 )
 
 
+def _silence_family(key: DetectorKey, size: float) -> tuple[str, float, str, str]:
+    """The siblings a silence is judged against: the detection stage keys its partitions
+    by metric, window, module and environment, so a family is always in one partition."""
+    tags = dict(key[2])
+    return key[0], size, tags.get("source_module", ""), tags.get("environment", "")
+
+
 def _harmful(name: str, kind: AnomalyType | None, deviation: float) -> bool:
     """A spike, drop, count change or drift in a direction that can hurt (silences have
     none, and always can; a shape's direction is the caller's: ``_episode(harmful=)``)."""
@@ -208,6 +215,9 @@ class MetricDetectors:
     _presence: dict[DetectorKey, _Presence] = field(default_factory=dict)
     _latest: dict[tuple[str | None, float], float] = field(default_factory=dict)
     """(source, window size) -> the latest window start it published a result for."""
+    _family_latest: dict[tuple[str, float, str, str], float] = field(default_factory=dict)
+    """(metric name, window size, module, environment) -> the latest window start any of
+    its series published: a series is silent only while its family goes on without it."""
     _silences: dict[DetectorKey, AnomalyEvent] = field(default_factory=dict)
     _means: dict[DetectorKey, SeriesDetector] = field(default_factory=dict)
     _shapes: dict[DetectorKey, SeriesDetector] = field(default_factory=dict)
@@ -264,6 +274,9 @@ class MetricDetectors:
         size = (metric.window_end - metric.window_start).total_seconds()
         progress = (source, size)
         self._latest[progress] = max(self._latest.get(progress, start), start)
+        family = _silence_family(key, size)
+        latest_of_family = self._latest_of_families()
+        latest_of_family[family] = max(latest_of_family.get(family, start), start)
         alerts = self._presence_seen(key, start, size, metric, value, source)
         self._point(key, start, value)
         detector = self._detector(key)
@@ -539,6 +552,11 @@ class MetricDetectors:
                 latest -= presence.size
             if presence.silent or presence.streak < self.silence.min_streak or latest is None:
                 continue
+            # its family (same metric, module and environment) must go on without it: a
+            # whole family that stops (a replay that ended, an environment shut down,
+            # threats that ceased) proves no window empty
+            family = self._latest_of_families().get(_silence_family(key, presence.size))
+            latest = latest if family is None else min(latest, family)
             if latest - presence.last_start < self.silence.windows * presence.size:
                 continue
             expected = self._detectors[key].expected(presence.last_start + presence.size, 1.0)
@@ -572,6 +590,14 @@ class MetricDetectors:
             raised = datetime.fromtimestamp(latest, UTC)
             alerts.append(Alert(event, Phase.STARTED, series, round(presence.size), None, raised))
         return alerts
+
+    def _latest_of_families(self) -> dict[tuple[str, float, str, str], float]:
+        """``_family_latest``, also for state pickled before it existed."""
+        try:
+            return self._family_latest
+        except AttributeError:
+            self._family_latest = {}
+            return self._family_latest
 
     # ------------------------------------------------------------------ distribution
     def _shape(self, key: DetectorKey, metric: AggregatedMetric) -> list[Alert]:

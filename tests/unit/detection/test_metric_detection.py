@@ -145,6 +145,31 @@ def test_a_series_that_stops_publishing_is_a_silence_alert_until_it_returns() ->
     assert back.ended_at.timestamp() == T0 + 60 * (W + 50)  # the window it came back in
 
 
+def test_a_family_that_stops_as_a_whole_is_not_silent_but_one_left_behind_is() -> None:
+    """A replay (environment "replay") ends while live traffic ("production") goes on:
+    every series of the replay stops together, which proves no window empty (the demo's
+    history). In production, one event type that stops while its siblings go on is a
+    silence, judged as before."""
+    rng = np.random.default_rng(8)
+    detectors = MetricDetectors()
+    silences = []
+
+    def count(minute: int, environment: str, kind: str) -> AggregatedMetric:
+        tags = {"source_module": "llm-observatory", "environment": environment, "kind": kind}
+        values = CounterValues(value=int(rng.poisson(200)), rate=1.0)
+        return _metric(minute, values, "hub_events.count", tags)
+
+    for minute in range(W + 40):
+        for kind in ("latency", "throughput"):
+            if minute < W + 20:  # the replay ends at W + 20, both of its series at once
+                detectors.observe(count(minute, "replay", kind))
+            if kind == "latency" or minute < W + 25:  # production's throughput stops
+                detectors.observe(count(minute, "production", kind))
+        silences += [(minute, a.event) for a in detectors.silences()]
+    silent = {(m, e.metric, e.timestamp.timestamp()) for m, e in silences}
+    assert silent == {(W + 27, "hub_events.count", T0 + 60 * (W + 25))}, silences
+
+
 def test_silence_is_judged_by_the_series_own_source_partition() -> None:
     """In a catch-up, aggregation partition 1 may publish half an hour of windows before
     partition 0's arrive: partition 0's series are not silent, they are behind."""
