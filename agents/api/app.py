@@ -51,16 +51,6 @@ every error carries an `ApiError` whose message says what to change. Send an API
 `/openapi.json` and the `/dashboard` page need none. See docs/API.md.
 """
 
-_TIMESTAMP_KEYS = {
-    "timestamp",
-    "window_start",
-    "window_end",
-    "start",
-    "end",
-    "detected_at",
-    "created_at",
-}
-
 
 class AuthConfigError(SystemExit):
     """The key configuration cannot start a safe server; the message says what to change."""
@@ -150,7 +140,7 @@ BODY_MODELS = (AssetMetadata, PolicyDefinition, UserPreferences, DashboardConfig
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document, plus the wire models the routes read by hand, typed timestamps."""
+    """FastAPI's document, plus the wire models the routes read by hand."""
     if app.openapi_schema:
         return app.openapi_schema
     doc = get_openapi(
@@ -168,7 +158,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for name, schema in extra.get("$defs", {}).items():
         schemas.setdefault(name, schema)
-    _type_timestamps(doc)
     _require_discriminators(schemas)
     _drop_fastapi_422(doc)
     app.openapi_schema = doc
@@ -213,21 +202,3 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
     elif isinstance(node, list):
         for value in node:
             yield from _walk(value)
-
-
-def _type_timestamps(node: Any) -> None:
-    """The wire Timestamp validator has no JSON schema of its own: say RFC 3339 date-time."""
-    if isinstance(node, dict):
-        properties = node.get("properties")
-        if isinstance(properties, dict):
-            for key, schema in properties.items():
-                untyped = isinstance(schema, dict) and not (
-                    {"type", "$ref", "anyOf", "allOf"} & schema.keys()
-                )
-                if key in _TIMESTAMP_KEYS and untyped:
-                    schema.update(type="string", format="date-time")
-        for value in node.values():
-            _type_timestamps(value)
-    elif isinstance(node, list):
-        for value in node:
-            _type_timestamps(value)

@@ -89,28 +89,18 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
-        if not re.fullmatch(CURSOR_PATTERN, text.strip()):
+        """The cursor of ``CURSOR_PATTERN`` (the form /openapi.json declares): digits
+        only, so it parses and nothing in it is negative."""
+        raw = text.strip()
+        if not re.fullmatch(CURSOR_PATTERN, raw) or not raw:
             raise QueryError(
                 "Last-Event-ID",
                 f"Last-Event-ID {text!r} is not a cursor of this stream "
                 "(<sequence>:<partition>=<offset>,...); reconnect without it to start live",
             )
-        try:
-            seq_text, _, rest = text.strip().partition(":")
-            offsets = {}
-            for item in filter(None, rest.split(",")):
-                p, _, o = item.partition("=")
-                offsets[int(p)] = int(o)
-            sequence = int(seq_text)
-        except ValueError:
-            raise QueryError(
-                "Last-Event-ID",
-                f"Last-Event-ID {text!r} is not a cursor of this stream "
-                "(<sequence>:<partition>=<offset>,...); reconnect without it to start live",
-            ) from None
-        if sequence < 0 or any(o < 0 for o in offsets.values()):
-            raise QueryError("Last-Event-ID", "Last-Event-ID offsets must not be negative")
-        return cls(sequence, offsets)
+        seq_text, _, rest = raw.partition(":")
+        pairs = (item.partition("=") for item in filter(None, rest.split(",")))
+        return cls(int(seq_text), {int(p): int(o) for p, _, o in pairs})
 
 
 Filter = Callable[[Any], Any | None]
