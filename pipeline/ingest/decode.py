@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from pipeline.ingest.batch_scan import scanned_columns, scanned_messages
-from pipeline.ingest.fast_columns import MIN_EVENTS, fast_columns
+from pipeline.ingest.fast_columns import MIN_EVENTS, fast_columns, message_columns
 from pipeline.ingest.fast_decode import fast_points
 from pipeline.ingest.normalize import Point, points_from_event
 from pipeline.ingest.point_batches import SeriesColumns
@@ -237,28 +237,31 @@ def decode_records(
     limits: IngestLimits | None = None,
 ) -> DecodedRecords:
     """``decode_points`` for each of many messages of one source, the usual one-event
-    messages scanned together as one batch (``pipeline.ingest.batch_scan.scanned_messages``):
-    most producers send one event per message, and a message alone is too small for the
-    columnar path. Message ``i``'s events get offsets from ``offset_bases[i]``. The points
-    are the same as message by message (tests/unit/ingest/test_batch_scan.py)."""
+    messages decoded together as one batch: latency events by the compiled scanner
+    (``pipeline.ingest.batch_scan.scanned_messages``), the rest by the msgspec columns
+    (``pipeline.ingest.fast_columns.message_columns``). Most producers send one event per
+    message, and a message alone is too small for the columnar paths. Message ``i``'s
+    events get offsets from ``offset_bases[i]``. The points are the same as message by
+    message (tests/unit/ingest/test_batch_scan.py, tests/unit/ingest/test_message_columns.py)."""
     limits = limits or IngestLimits()
     out = DecodedRecords()
-    taken = None
-    if len(raws) >= MIN_EVENTS:
-        sized = [len(raw) <= limits.max_message_bytes for raw in raws]
-        candidates = [i for i, ok in enumerate(sized) if ok]
-        scanned = scanned_messages(
-            [raws[i] for i in candidates],
-            np.asarray([offset_bases[i] for i in candidates], dtype=np.int64),
-            now,
-            limits.max_future_skew_s,
-            limits.max_past_age_s,
-        )
-        if scanned is not None:
-            mask, out.columns = scanned
-            out.column_events = int(mask.sum())
-            taken = {candidates[i] for i in np.flatnonzero(mask).tolist()}
+    bounds = (now, limits.max_future_skew_s, limits.max_past_age_s)
+    pending = [i for i, raw in enumerate(raws) if len(raw) <= limits.max_message_bytes]
+    taken: set[int] = set()
+    if len(pending) >= MIN_EVENTS:
+        offsets = np.asarray(offset_bases, dtype=np.int64)
+        for scan in (scanned_messages, message_columns):
+            scanned = scan([raws[i] for i in pending], offsets[pending], *bounds)
+            if scanned is None:
+                continue  # the compiled scanner is off
+            mask, columns = scanned
+            out.columns += columns
+            out.column_events += int(mask.sum())
+            taken.update(i for i, kept in zip(pending, mask.tolist(), strict=True) if kept)
+            pending = [i for i in pending if i not in taken]
+            if len(pending) < MIN_EVENTS:
+                break
     for i, raw in enumerate(raws):
-        if taken is None or i not in taken:
+        if i not in taken:
             out.rest.append((i, decode_points(raw, now, limits, offset_bases[i])))
     return out

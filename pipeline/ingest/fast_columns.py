@@ -1,21 +1,24 @@
-"""Batch messages decoded column by column: the fast path with no Python object per point.
+"""Events decoded column by column: the fast path with no Python object per point.
 
-A JSON array of telemetry events of one kind (what ``hub produce``, the batch API
-and the Python producer helper send) is decoded by msgspec into structs; everything
-after that runs over whole columns with C-level loops (``map``, ``attrgetter``,
-``list.count``, numpy): the checks of :mod:`pipeline.ingest.fast_decode`, event times, and
-the two points per event, grouped by series. Per-event Python work would cost more
-than the rest of the worker together (docs/BENCHMARKS.md).
+Two shapes take it: a JSON array of events (what ``hub produce``, the batch API and
+the Python producer helper send), and a poll of messages of one event each (what
+every other producer sends), decoded by msgspec into the structs of
+:mod:`pipeline.ingest.event_structs`, any mix of payload types. Everything after that
+runs over whole columns with C-level loops (``map``, ``list.count``, numpy): key
+counts, ids, schema versions, event times, and the points of each event grouped by
+series. Per-event Python work would cost more than the rest of the worker together
+(docs/BENCHMARKS.md).
 
-It answers only what it can decide whole and otherwise returns None; the caller then
-takes the per-event fast path, which declines to the pydantic models in turn. When it
-answers it must equal :func:`pipeline.ingest.fast_decode.fast_points` grouped by series
-(``tests/unit/ingest/test_fast_columns.py`` checks that on generated and mutated batches,
-and that the field columns below match the mappers of :mod:`pipeline.ingest.normalize`).
+It answers only what it can decide exactly: an array whole or not at all, and of a
+poll the messages it can decide, one by one. Everything else takes the per-event paths,
+which explain each rejection. When it answers it must equal the per-event points
+grouped by series (``tests/unit/ingest/test_fast_columns.py`` checks that on generated
+and mutated events of every variant, and against the pydantic models).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -26,20 +29,23 @@ import msgspec
 import numpy as np
 from msgspec import UNSET
 
-from pipeline.ingest.fast_decode import (
+from pipeline.ingest.event_structs import (
     MANY,
+    ONE,
+    VARIANT_NAME,
+    EventStruct,
+    event_keys,
+    settle,
+    total_keys,
+)
+from pipeline.ingest.fast_decode import (
     SCHEMA_VERSION_PATTERN,
     TIMESTAMP_PATTERN,
     UUID_PATTERN,
-    BreakdownStruct,
-    EventStruct,
-    LatencyStruct,
-    ThroughputStruct,
-    TokenUsageStruct,
     has_spaced_key,
 )
 from pipeline.ingest.fast_timestamps import epoch_seconds
-from pipeline.ingest.normalize import count_series_tags, measurement_series_tags
+from pipeline.ingest.normalize import count_series_tags, mapper_of, measurement_series_tags
 from pipeline.ingest.point_batches import SeriesColumns
 
 
@@ -49,7 +55,7 @@ def _all_lines(pattern: re.Pattern[str]) -> re.Pattern[str]:
     A decoded value never holds a newline here: the message has no backslash (so no
     escapes) and JSON forbids raw control characters inside strings.
     """
-    return re.compile(f"(?:(?:{pattern.pattern})\n)*")
+    return re.compile(f"(?:(?:{pattern.pattern})\\n)*")
 
 
 _UUID_LINES = _all_lines(UUID_PATTERN)
@@ -71,7 +77,7 @@ def _key_count(raw: bytes) -> int:
 _QUOTE, _COLON = ord('"'), ord(":")
 
 MIN_EVENTS = 8
-"""Shorter arrays gain nothing from columns; the per-event path takes them."""
+"""Fewer events gain nothing from columns; the per-event path takes them."""
 
 _DATA = attrgetter("payload.data")
 _TIMESTAMP = attrgetter("timestamp")
@@ -81,111 +87,144 @@ _TAGS = attrgetter("tags")
 _COUNT_KEY = tuple(map(attrgetter, ("source_module", "environment", "event_type", "severity")))
 _SOURCE_MODULE = attrgetter("source_module")
 _ENVIRONMENT = attrgetter("environment")
-_MODEL_ID = attrgetter("model_id")
-_EVENT_KEYS = 8
-"""Keys every event has: six top-level, ``payload_type`` and ``data``."""
+_NAN = math.nan
 
 Column = list[Any]
-_NO_BREAKDOWN = BreakdownStruct(*[None] * len(BreakdownStruct.__struct_fields__))  # type: ignore[arg-type]
 
 
-def _present(column: Column) -> int:
-    return len(column) - column.count(UNSET)
+def _plain(raw: bytes) -> bool:
+    """Bytes whose keys can be counted: no escapes, no whitespace before a colon."""
+    return b"\\" not in raw and not has_spaced_key(raw)
 
 
-def _optional(column: Column) -> Column | None:
-    """A column with UNSET made None, or None when no event has the field."""
-    absent = column.count(UNSET) + column.count(None)
-    if absent == len(column):
+def fast_columns(
+    raw: bytes, base: int, now: float, future_s: float, past_s: float
+) -> tuple[int, list[SeriesColumns]] | None:
+    """The event count and series groups of one array message, or None to take the
+    per-event path.
+
+    Event ``i`` of the array gets offset ``base + i``; ``now``, ``future_s`` and
+    ``past_s`` bound plausible timestamps as the other paths do.
+    """
+    if raw[:1] != b"[" or not _plain(raw):
         return None
-    if absent == 0:
-        return column
-    return [None if value is UNSET else value for value in column]
+    try:
+        events: list[EventStruct] = MANY.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    n = len(events)
+    if n < MIN_EVENTS:
+        return None
+    datas = list(map(_DATA, events))
+    if _key_count(raw) != total_keys(events, datas):
+        return None  # a repeated or unknown key: the models decide what it means
+    moments, valid = _checked(events, now, future_s, past_s)
+    if not valid.all():
+        return None
+    return n, event_columns(events, datas, np.arange(n, dtype=np.int64) + base, moments)
 
 
-def _latency_fields(datas: Column) -> tuple[int, dict[str, Column]]:
-    """Data keys and field columns of latency payloads, as ``normalize._latency`` maps them."""
-    total = list(map(attrgetter("total_latency_ms"), datas))
-    fields: dict[str, Column] = {"total_latency_ms": total}
-    keys = 4 * len(datas)
-    for name in ("ttft_ms", "tokens_per_second"):
-        column = list(map(attrgetter(name), datas))
-        keys += _present(column)
-        values = _optional(column)
-        if values is not None:
-            fields[name] = values
-    breakdowns = list(map(attrgetter("breakdown"), datas))
-    given = _present(breakdowns)
-    objects = given - breakdowns.count(None)
-    keys += given + 4 * objects
-    if objects:
-        if objects != len(breakdowns):
-            given_only = BreakdownStruct
-            breakdowns = [b if b.__class__ is given_only else _NO_BREAKDOWN for b in breakdowns]
-        for name in BreakdownStruct.__struct_fields__:
-            fields[name] = list(map(attrgetter(name), breakdowns))
-    return keys, fields
+def message_columns(
+    raws: Sequence[bytes], offsets: np.ndarray, now: float, future_s: float, past_s: float
+) -> tuple[np.ndarray, list[SeriesColumns]]:
+    """Messages of one event each, any payloads, as one batch: which messages it took (a
+    mask) and their events' series groups, message ``i``'s event at ``offsets[i]``.
+    Messages it did not take (an array, anything to explain or refuse, an implausible
+    timestamp, a repeated or unknown key) are the caller's, for the per-message paths."""
+    taken = np.zeros(len(raws), dtype=bool)
+    events: list[EventStruct] = []
+    rows: list[int] = []
+    decode = ONE.decode
+    all_plain = _plain(b"".join(raws))  # one scan; message by message only if needed
+    for i, raw in enumerate(raws):
+        if raw[:1] != b"{" or not (all_plain or _plain(raw)):
+            continue
+        try:
+            events.append(decode(raw))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+        rows.append(i)
+    if not events:
+        return taken, []
+    datas = list(map(_DATA, events))
+    chosen = [raws[i] for i in rows]
+    if _key_count(b"".join(chosen)) != total_keys(events, datas):
+        # some message repeats or adds a key: find which, one by one (rare)
+        exact = [raw.count(b'":') == event_keys(e) for raw, e in zip(chosen, events, strict=True)]
+        keep = np.fromiter(exact, bool, len(events))
+        events, datas = _rows(events, keep), _rows(datas, keep)
+        rows = _rows(rows, keep)
+    moments, valid = _checked(events, now, future_s, past_s)
+    if not valid.all():
+        events, datas, rows = _rows(events, valid), _rows(datas, valid), _rows(rows, valid)
+        moments = moments[valid]
+    if not events:
+        return taken, []
+    taken[rows] = True
+    return taken, event_columns(events, datas, np.asarray(offsets)[rows], moments)
 
 
-def _fixed_fields(
-    kind: type[msgspec.Struct], names: Sequence[str]
-) -> Callable[[Column], tuple[int, dict[str, Column]]]:
-    """Field columns of a payload without optional keys: each has all its fields and its tag."""
-    getters = [(name, attrgetter(name)) for name in names]
-    keys = len(kind.__struct_fields__) + 1
-
-    def fields(datas: Column) -> tuple[int, dict[str, Column]]:
-        return keys * len(datas), {n: list(map(g, datas)) for n, g in getters}
-
-    return fields
+def _rows(values: list[Any], keep: np.ndarray) -> list[Any]:
+    return [value for value, kept in zip(values, keep.tolist(), strict=True) if kept]
 
 
-_VARIANTS: dict[type, tuple[str, str, Callable[[Column], tuple[int, dict[str, Column]]]]] = {
-    LatencyStruct: ("telemetry.latency", "llm_latency", _latency_fields),
-    ThroughputStruct: (
-        "telemetry.throughput",
-        "llm_throughput",
-        _fixed_fields(
-            ThroughputStruct, ("requests_per_second", "tokens_per_second", "concurrent_requests")
-        ),
-    ),
-    TokenUsageStruct: (
-        "telemetry.token_usage",
-        "llm_token_usage",
-        _fixed_fields(TokenUsageStruct, ("prompt_tokens", "completion_tokens", "total_tokens")),
-    ),
-}
-"""Struct type -> (payload variant, measurement, data-key count and field columns)."""
-
-
-def _ids_valid(events: Column) -> tuple[bool, int]:
-    """All given ids are canonical UUIDs; and how many id keys the events hold."""
-    keys = 0
+def _checked(
+    events: list[EventStruct], now: float, future_s: float, past_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each event's time (epoch s) and whether its ids, schema version and time are ones
+    this path may accept (the others are the models' to judge)."""
+    n = len(events)
+    valid = np.ones(n, dtype=bool)
     for getter in _OPTIONAL_IDS:
         column = list(map(getter, events))
-        keys += _present(column)
-        if "" in column:
-            return False, keys
-        if not _all_match(_UUID_LINES, filter(None, column)):
-            return False, keys
-    return True, keys
+        given = [value for value in column if isinstance(value, str)]
+        if given and ("" in given or not _all_match(_UUID_LINES, given)):
+            valid &= [not isinstance(v, str) or UUID_PATTERN.fullmatch(v) is not None
+                      for v in column]  # fmt: skip
+    versions = list(map(_SCHEMA_VERSION, events))
+    known = {v: v is UNSET or SCHEMA_VERSION_PATTERN.fullmatch(v) is not None
+             for v in set(versions)}  # fmt: skip
+    if not all(known.values()):
+        valid &= np.fromiter(map(known.__getitem__, versions), bool, n)
+    moments = _moments(list(map(_TIMESTAMP, events)))
+    valid &= (moments <= now + future_s) & (moments >= now - past_s)  # NaN: False
+    return moments, valid
 
 
-def _timestamps(events: Column, now: float, future_s: float, past_s: float) -> np.ndarray | None:
-    texts = list(map(_TIMESTAMP, events))
+def _moments(texts: list[str]) -> np.ndarray:
+    """Epoch seconds of each timestamp; NaN where the models must judge it."""
     moments = epoch_seconds(texts)
-    if moments is None:  # a layout the column parser leaves alone: value by value
-        if not _all_match(_TIMESTAMP_LINES, texts):
-            return None
+    if moments is not None:
+        return moments
+    out = np.full(len(texts), _NAN)  # a layout the column parser leaves alone: one by one
+    for i, text in enumerate(texts):
+        if TIMESTAMP_PATTERN.fullmatch(text) is None:
+            continue
         try:
-            moments = np.fromiter(
-                map(datetime.timestamp, map(datetime.fromisoformat, texts)), np.float64, len(texts)
-            )
+            out[i] = datetime.fromisoformat(text).timestamp()
         except ValueError:
-            return None
-    if moments.max() > now + future_s or moments.min() < now - past_s:
-        return None
-    return moments
+            continue
+    return out
+
+
+def event_columns(
+    events: list[EventStruct], datas: list[Any], offsets: np.ndarray, moments: np.ndarray
+) -> list[SeriesColumns]:
+    """Valid events' points grouped by series: one ``hub_events`` count per event, and
+    the measurement its payload maps to (``pipeline.ingest.normalize``)."""
+    settle(datas)
+    variants = [VARIANT_NAME[kind] for kind in map(type, datas)]
+    out = _count_series(events, variants, offsets, moments)
+    for variant, rows in _group(variants).items():
+        mapper = mapper_of(variant)
+        if mapper is None:
+            continue
+        picked = rows.tolist()
+        out += _measurement_series(
+            [events[i] for i in picked], [datas[i] for i in picked], mapper,
+            offsets[rows], moments[rows],
+        )  # fmt: skip
+    return out
 
 
 def _group(keys: Column) -> dict[Any, np.ndarray]:
@@ -254,102 +293,62 @@ def series_of_rows(
     return SeriesColumns(measurement, tags, offsets, moments[rows], columns)
 
 
-def _with_presence(
-    columns: dict[str, Column],
-) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-    out = {}
-    for name, column in columns.items():
-        values = np.array(column, dtype=np.float64)
-        present = ~np.isnan(values)
-        out[name] = (values, None if present.all() else present)
-    return out
-
-
-def fast_columns(
-    raw: bytes, base: int, now: float, future_s: float, past_s: float
-) -> tuple[int, list[SeriesColumns]] | None:
-    """The event count and series groups of one batch message, or None to take the
-    per-event path.
-
-    Event ``i`` of the array gets offset ``base + i``; ``now``, ``future_s`` and
-    ``past_s`` bound plausible timestamps as the other paths do.
-    """
-    if raw[:1] != b"[" or b"\\" in raw or has_spaced_key(raw):
-        return None
-    try:
-        events: list[EventStruct] = MANY.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    n = len(events)
-    if n < MIN_EVENTS:
-        return None
-    datas = list(map(_DATA, events))
-    kind = type(datas[0])
-    if list(map(type, datas)).count(kind) != n:
-        return None  # mixed payloads: the per-event path groups them
-    variant, measurement, field_columns = _VARIANTS[kind]
-    data_keys, fields = field_columns(datas)
-    ids_ok, id_keys = _ids_valid(events)
-    if not ids_ok:
-        return None
-    versions = list(map(_SCHEMA_VERSION, events))
-    if any(SCHEMA_VERSION_PATTERN.fullmatch(v) is None for v in set(versions) if v is not UNSET):
-        return None
-    tags = list(map(_TAGS, events))
-    given_tags = [t for t in tags if t is not UNSET] if UNSET in tags else tags
-    keys = _EVENT_KEYS * n + data_keys + id_keys + _present(versions)
-    keys += len(given_tags) + sum(map(len, given_tags))
-    if _key_count(raw) != keys:
-        return None  # a duplicate or unknown key: the models decide what it means
-    moments = _timestamps(events, now, future_s, past_s)
-    if moments is None:
-        return None
-    return n, _count_series(events, variant, base, moments) + _measurement_series(
-        events, datas, tags, measurement, fields, base, moments
-    )
-
-
 def _count_series(
-    events: list[EventStruct], variant: str, base: int, moments: np.ndarray
+    events: list[EventStruct], variants: list[str], offsets: np.ndarray, moments: np.ndarray
 ) -> list[SeriesColumns]:
     ones: dict[str, tuple[np.ndarray, np.ndarray | None]] = {"count": (np.ones(len(events)), None)}
-    columns = [list(map(getter, events)) for getter in _COUNT_KEY]
+    columns = [list(map(getter, events)) for getter in _COUNT_KEY] + [variants]
     out = []
-    for (module, environment, event_type, severity), rows in _group_columns(
+    for (module, environment, event_type, severity, variant), rows in _group_columns(
         columns, [_same] * len(columns)
     ):
         tags = count_series_tags(module, environment, event_type, severity, variant)
-        out.append(series_of_rows("hub_events", tags, rows, base, moments, ones))
+        out.append(series_of_rows("hub_events", tags, rows, offsets, moments, ones))
     return out
 
 
 def _measurement_series(
     events: list[EventStruct],
-    datas: Column,
-    tags: Column,
-    measurement: str,
-    fields: dict[str, Column],
-    base: int,
+    datas: list[Any],
+    mapper: Callable[[Any], tuple[str, dict[str, str], dict[str, float]]],
+    offsets: np.ndarray,
     moments: np.ndarray,
 ) -> list[SeriesColumns]:
+    """One variant's events: the mapper per event, then rows grouped by series."""
+    mapped = list(map(mapper, datas))
+    measurement = mapped[0][0]
     columns = [
         list(map(_SOURCE_MODULE, events)),
         list(map(_ENVIRONMENT, events)),
-        list(map(_MODEL_ID, datas)),
-        tags,
+        [getattr(data, "model_id", None) for data in datas],
+        list(map(_TAGS, events)),
+        [extra for _, extra, _ in mapped],
     ]
-    arrays = _with_presence(fields)
+    fields = [given for _, _, given in mapped]
     out = []
-    for (module, environment, _model, given), rows in _group_columns(
-        columns, [_same, _same, _same, _tag_items]
+    for (module, environment, _model, given, extra), rows in _group_columns(
+        columns, [_same, _same, _same, _tag_items, _items]
     ):
-        series_tags = measurement_series_tags(
+        picked = [fields[i] for i in rows.tolist()]
+        names = dict.fromkeys(name for row in picked for name in row)
+        if not names:
+            continue  # no field: no point (as the per-event path)
+        arrays = {}
+        for name in names:
+            values = np.fromiter((row.get(name, _NAN) for row in picked), np.float64, len(picked))
+            arrays[name] = (values, None)
+        tags = measurement_series_tags(
             measurement,
             module,
             environment,
             datas[int(rows[0])],
             {} if given is UNSET else given,
-            {},
+            extra,
         )
-        out.append(series_of_rows(measurement, series_tags, rows, base, moments, arrays))
+        local = np.arange(len(picked))
+        out.append(series_of_rows(measurement, tags, local, offsets[rows], moments[rows], arrays))
     return out
+
+
+def _items(extra: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(extra.items())

@@ -1,45 +1,33 @@
-"""The ingest fast path: msgspec decodes the common telemetry events straight to points.
+"""The per-event fast path: msgspec decodes events of every payload type straight to points.
 
 Full pydantic validation costs ~30 µs per event, more than everything else the hub
 does to it (docs/BENCHMARKS.md). The pydantic models in ``pipeline.models.events``
 stay the one definition of a valid event; this module is an accelerator that must
-agree with them. It handles only what it can decide exactly: telemetry events
-(latency, throughput, token usage) in compact JSON without escapes,
-duplicate or unknown keys. Anything else, and anything it finds wrong, returns
-``None`` and the caller takes the pydantic path, which accepts or rejects with the
-precise message. So the fast path may decline a valid event, but must never accept
-one the models reject or yield different points; ``tests/unit/ingest/test_fast_decode.py``
+agree with them. It handles only what it can decide exactly: events of every payload
+variant (``pipeline.ingest.event_structs``) without escapes, repeated or unknown keys.
+Anything else, and anything it finds wrong, returns ``None`` and the caller takes the
+pydantic path, which accepts or rejects with the precise message. So the fast path may
+decline a valid event, but must never accept one the models reject or yield different
+points; ``tests/unit/ingest/test_fast_decode.py``
 checks that differentially on generated and mutated events.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from datetime import datetime
-from enum import Enum
-from typing import Annotated, Any, Literal
 
 import msgspec
-from msgspec import UNSET, UnsetType
 
+from pipeline.ingest.event_structs import (
+    MANY,
+    ONE,
+    VARIANT_NAME,
+    EventStruct,
+    settle,
+    total_keys,
+)
 from pipeline.ingest.normalize import Point, points_from_parts
-from pipeline.models.events import EventType, Severity, SourceModule
-
-_FINITE = msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)
-F64 = Annotated[float, _FINITE]
-U32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
-
-
-def _names(enum: type[Enum]) -> Any:
-    """The enum's values as a ``Literal``: decoded as plain strings, whose hashes are cached
-    C work, where an ``Enum`` member hashes through Python code at every grouping."""
-    return Literal[tuple(member.value for member in enum)]
-
-
-SourceModuleName = _names(SourceModule)
-EventTypeName = _names(EventType)
-SeverityName = _names(Severity)
 
 # Stricter than the models on purpose (the canonical forms only); others fall back.
 UUID_PATTERN = re.compile(
@@ -61,100 +49,6 @@ def has_spaced_key(raw: bytes) -> bool:
     there: JSON forbids them outside strings, and raw inside them.
     """
     return any(c in raw for c in _JSON_WHITESPACE) and bool(_SPACED_KEY_END.search(raw))
-
-
-class BreakdownStruct(msgspec.Struct, gc=False):
-    queue_time_ms: F64
-    processing_time_ms: F64
-    network_time_ms: F64
-    other_ms: F64
-
-
-class LatencyStruct(msgspec.Struct, gc=False, tag_field="telemetry_type", tag="latency"):
-    model_id: str
-    request_id: str
-    total_latency_ms: F64
-    ttft_ms: F64 | UnsetType | None = UNSET
-    tokens_per_second: F64 | UnsetType | None = UNSET
-    breakdown: BreakdownStruct | UnsetType | None = UNSET
-
-    def keys(self) -> int:
-        keys = 4
-        if self.ttft_ms is UNSET:
-            self.ttft_ms = None
-        else:
-            keys += 1
-        if self.tokens_per_second is UNSET:
-            self.tokens_per_second = None
-        else:
-            keys += 1
-        if self.breakdown is UNSET:
-            self.breakdown = None
-        else:
-            keys += 1 if self.breakdown is None else 5
-        return keys
-
-
-class ThroughputStruct(msgspec.Struct, gc=False, tag_field="telemetry_type", tag="throughput"):
-    model_id: str
-    requests_per_second: F64
-    tokens_per_second: F64
-    concurrent_requests: U32
-    window_duration_seconds: U32
-
-    def keys(self) -> int:
-        return 6
-
-
-class TokenUsageStruct(msgspec.Struct, gc=False, tag_field="telemetry_type", tag="token_usage"):
-    model_id: str
-    request_id: str
-    prompt_tokens: U32
-    completion_tokens: U32
-    total_tokens: U32
-
-    def keys(self) -> int:
-        return 6
-
-
-_Telemetry = LatencyStruct | ThroughputStruct | TokenUsageStruct
-
-
-class _Payload(msgspec.Struct, gc=False):
-    payload_type: Literal["telemetry"]
-    data: _Telemetry
-
-
-class EventStruct(msgspec.Struct, gc=False):
-    timestamp: str
-    source_module: SourceModuleName
-    event_type: EventTypeName
-    severity: SeverityName
-    environment: str
-    payload: _Payload
-    # Optional keys default to UNSET, so a key present with null still counts as a key.
-    event_id: str | UnsetType = UNSET
-    correlation_id: str | UnsetType | None = UNSET
-    parent_event_id: str | UnsetType | None = UNSET
-    schema_version: str | UnsetType = UNSET
-    tags: dict[str, str] | UnsetType = UNSET
-
-    def keys(self) -> int:
-        """Keys in this event's JSON if it has no duplicate and no unknown key.
-
-        A duplicate key or an unknown one makes the JSON hold more than this.
-        """
-        keys = 8 + self.payload.data.keys()
-        for value in (self.event_id, self.correlation_id, self.parent_event_id):
-            keys += value is not UNSET
-        keys += self.schema_version is not UNSET
-        if self.tags is not UNSET:
-            keys += 1 + len(self.tags)
-        return keys
-
-
-_ONE = msgspec.json.Decoder(EventStruct)
-MANY = msgspec.json.Decoder(list[EventStruct])
 
 
 def _points(event: EventStruct, now: float, future_s: float, past_s: float) -> list[Point] | None:
@@ -180,7 +74,7 @@ def _points(event: EventStruct, now: float, future_s: float, past_s: float) -> l
         event.environment,
         event.event_type,
         event.severity,
-        f"telemetry.{data.__struct_config__.tag}",
+        VARIANT_NAME[type(data)],
         event.tags if isinstance(event.tags, dict) else {},
         data,
     )
@@ -194,13 +88,15 @@ def fast_points(raw: bytes, now: float, future_s: float, past_s: float) -> list[
     if b"\\" in raw or has_spaced_key(raw):
         return None  # escapes could hide quotes; the key count below needs plain keys
     try:
-        events = MANY.decode(raw) if raw[:1] == b"[" else [_ONE.decode(raw)]
+        events = MANY.decode(raw) if raw[:1] == b"[" else [ONE.decode(raw)]
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     if not events:
         return None
-    if raw.count(b'":') != sum(event.keys() for event in events):
+    datas = [event.payload.data for event in events]
+    if raw.count(b'":') != total_keys(events, datas):
         return None  # a duplicate or unknown key: the models decide what it means
+    settle(datas)
     out = []
     for event in events:
         points = _points(event, now, future_s, past_s)

@@ -346,6 +346,15 @@ def measurement_series_tags(
 
 MAPPED_VARIANTS = tuple(_MAPPERS)
 
+Mapper = Callable[[Any], tuple[str, dict[str, str], dict[str, float]]]
+
+
+def mapper_of(variant: str) -> Mapper | None:
+    """The function that maps a variant's payload data to (measurement, extra tags, fields);
+    None for variants with no measurement of their own (custom)."""
+    return _MAPPERS.get(variant)
+
+
 COUNTER_FIELDS: frozenset[tuple[str, str]] = frozenset(
     {
         ("hub_events", "count"),
