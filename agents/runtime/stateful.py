@@ -35,6 +35,12 @@ outputs are on the broker."""
 SNAPSHOT_EVERY_S = float(os.environ.get("HUB_SNAPSHOT_EVERY_S", "30"))
 """How often each changed partition's state is saved (``HUB_SNAPSHOT_EVERY_S``): a
 restart re-reads at most this much input (its outputs again, with the same ids)."""
+SNAPSHOT_SHARE = 0.05
+"""At most this share of the stage's time goes to snapshots: a partition whose state takes
+``c`` seconds to save waits at least ``c × partitions / SNAPSHOT_SHARE`` between saves
+(a large state in a catch-up: a 1 s snapshot of each of 4 partitions every 30 s was a
+sixth of a mixed-traffic worker; docs/BENCHMARKS.md). Outputs do not depend on it; a
+restart re-reads more input."""
 REFRESH_EVERY_S = 86_400.0
 """An unchanged state is re-saved this often, so the state topic's retention never
 drops the only snapshot of a quiet partition."""
@@ -71,6 +77,8 @@ class StatefulStage:
         self.applied: dict[int, int] = {}
         self._saved: dict[int, tuple[int, float]] = {}
         """partition -> (applied offset, monotonic time) of its last snapshot."""
+        self._cost: dict[int, float] = {}
+        """partition -> seconds its last snapshot took (encoded and sent)."""
         self._slot: dict[int, int] = {}
         self._writer = uuid.uuid4().hex[:12]
         self._lock = asyncio.Lock()
@@ -180,6 +188,7 @@ class StatefulStage:
                 self.states.pop(partition, None)
                 self.applied.pop(partition, None)
                 self._saved.pop(partition, None)
+                self._cost.pop(partition, None)
 
     # ------------------------------------------------------------------ snapshots
     async def _snapshot_due(self, consumer: Any) -> None:
@@ -187,7 +196,8 @@ class StatefulStage:
         due = []
         for partition, applied in self.applied.items():
             saved_at, saved_when = self._saved.get(partition, (-1, -float("inf")))
-            if now - saved_when < SNAPSHOT_EVERY_S:
+            spacing = self._cost.get(partition, 0.0) * len(self.states) / SNAPSHOT_SHARE
+            if now - saved_when < max(SNAPSHOT_EVERY_S, spacing):
                 continue
             if applied != saved_at or now - saved_when >= REFRESH_EVERY_S:
                 due.append(partition)
@@ -207,6 +217,7 @@ class StatefulStage:
         applied = self.applied[partition]
         if not force and self._saved.get(partition, (None, 0.0))[0] == applied:
             return  # nothing applied since the last one
+        began = time.monotonic()
         digest, size, chunks = encode_state(state)
         slot = self._slot[partition] = 1 - self._slot.get(partition, 0)
         send = self._producer.send
@@ -218,6 +229,7 @@ class StatefulStage:
         manifest = Manifest(applied, offsets, digest, size)
         await (await send(self.state_topic, manifest.to_bytes(), MANIFEST_KEY, partition))
         self._saved[partition] = (applied, time.monotonic())
+        self._cost[partition] = self._saved[partition][1] - began
 
     async def _restore(self, partition: int) -> tuple[Manifest, Any] | None:
         """The latest complete snapshot of a partition, read from the broker."""

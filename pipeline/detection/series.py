@@ -113,18 +113,23 @@ def point_agrees(
 
 @dataclass(slots=True)
 class _Residuals:
-    """The last ``size`` residuals of a predictor (a ring of float64)."""
+    """The last ``size`` residuals of a predictor (a ring of float64).
+
+    The ring grows as residuals come (doubling up to ``size``): most series of a mixed
+    deployment see a few points an hour, and a full ring each would be most of the
+    detection state's memory and of every snapshot."""
 
     size: int
     _values: np.ndarray = field(default_factory=lambda: np.zeros(0))
     count: int = 0
 
-    def __post_init__(self) -> None:
-        if not len(self._values):
-            self._values = np.zeros(self.size)
-
     def append(self, residual: float) -> None:
-        self._values[self.count % self.size] = residual
+        values = self._values
+        if self.count >= len(values) and len(values) < self.size:  # grow; no wrap yet
+            grown = np.zeros(min(self.size, max(16, 2 * len(values))))
+            grown[: len(values)] = values
+            self._values = values = grown
+        values[self.count % self.size] = residual
         self.count += 1
 
     def __len__(self) -> int:

@@ -41,6 +41,7 @@ _LOG_RATIO = math.log(_RATIO)
 _EDGES = _LOW * _RATIO ** np.arange(_BINS)
 """Lower edge of bin ``b + 1`` (bin 0 starts at 0)."""
 _RESCALE_AT = 1e200
+_NO_WEIGHTS = np.zeros(0)
 
 
 def _bin(value: float) -> int:
@@ -69,7 +70,9 @@ class TailModel:
     """Entries before a fitted tail may claim more rarity than the nominal distribution:
     a tail beyond p = 1e-3 says little until the history is longer than that."""
     count: int = 0
-    _weights: np.ndarray = field(default_factory=lambda: np.zeros(_BINS))
+    _weights: np.ndarray = field(default_factory=lambda: _NO_WEIGHTS)
+    """Allocated at the first entry: most series of a deployment are sparse, and many
+    never get one."""
     _unit: float = 1.0
     """Weight of the next entry; grows by 1/(1 - 1/memory) per entry (the decay), every
     weight rescaled when it gets large."""
@@ -78,6 +81,8 @@ class TailModel:
     _bulk_edge: float = math.inf
 
     def add(self, value: float) -> None:
+        if self._weights.size == 0:
+            self._weights = np.zeros(_BINS)
         self._weights[_bin(value)] += self._unit
         self.count += 1
         if value > self._bulk_edge:
@@ -94,7 +99,7 @@ class TailModel:
 
     def probability(self, value: float) -> float:
         """P(a value ≥ ``value``) under the history; 1.0 until it holds ``min_history``."""
-        if self.count < self.min_history:
+        if self.count < self.min_history or self._weights.size == 0:
             return 1.0
         above = np.cumsum(self._weights[::-1])[::-1]
         above /= above[0]  # above[b]: share of the history in bins >= b
