@@ -52,6 +52,7 @@ def run_bench(
     peers: bool,
     seed: int,
     batched_events: int = 400_000,
+    mixed_events: int = 0,
 ) -> dict[str, Any]:
     print(f"bench: generating {events} latency events (~600 bytes each)", flush=True)
     raw, ts, values, models = hub_bench.make_events(events, seed)
@@ -102,12 +103,20 @@ def run_bench(
             f"bench: live traffic for {live_seconds:.0f} s to time window closing ...", flush=True
         )
         results["close_delay"] = hub_bench.run_live_delay(bootstrap, live_seconds, 300.0, seed)
+    if mixed_events > 0:
+        from agents.bench.mixed_bench import run_mixed_suite
+
+        results["mixed"] = run_mixed_suite(bootstrap, mixed_events, batch, seed)
     results["sketches"] = _sketch_rows(seed)
     from agents.bench.stages import batched_stage_costs, stage_costs
 
     results["stages"] = stage_costs(raw[: min(len(raw), 20_000)])
     results["batched_stages"] = batched_stage_costs(raw[: min(len(raw), 50_000)], batch)
     print(format_report(results), flush=True)
+    if "mixed" in results:
+        from agents.bench.mixed_bench import format_mixed
+
+        print(format_mixed(results["mixed"]), flush=True)
     print(f"bench: figures saved to {hub_bench.save(results)}", flush=True)
     return results
 

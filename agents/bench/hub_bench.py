@@ -326,9 +326,9 @@ def _accuracy(
     return worst, counts_exact, sums_exact
 
 
-def save(results: dict[str, Any]) -> Path:
+def save(results: dict[str, Any], name: str = "bench.json") -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / "bench.json"
+    path = ARTIFACTS / name
     path.write_text(json.dumps(results, indent=2, default=lambda o: asdict(o)))
     return path
 

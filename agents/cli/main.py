@@ -307,6 +307,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from agents.bench.command import run_bench
     from agents.runtime.settings import load_settings
 
+    if args.mixed_only:
+        from agents.bench.hub_bench import save
+        from agents.bench.mixed_bench import format_mixed, run_mixed_suite
+
+        suite = run_mixed_suite(
+            load_settings().kafka_bootstrap, args.mixed_events, args.batch, args.seed
+        )
+        print(format_mixed(suite), flush=True)
+        print(f"bench: figures saved to {save({'mixed': suite}, 'bench-mixed.json')}")
+        return 0
     run_bench(
         load_settings().kafka_bootstrap,
         events=args.events,
@@ -315,6 +325,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         live_seconds=args.live_seconds,
         peers=not args.no_peers,
         seed=args.seed,
+        mixed_events=args.mixed_events,
     )
     return 0
 
@@ -577,6 +588,15 @@ def build_parser() -> argparse.ArgumentParser:
         "does not dominate a sustained rate)",
     )
     bench.add_argument("--live-seconds", type=float, default=75.0, help="0 skips the delay run")
+    bench.add_argument(
+        "--mixed-events",
+        type=int,
+        default=100_000,
+        help="backlog of the mixed-traffic runs (every payload type over an hour; 0 skips)",
+    )
+    bench.add_argument(
+        "--mixed-only", action="store_true", help="only the mixed-traffic runs and their comparison"
+    )
     bench.add_argument("--no-peers", action="store_true", help="skip Faust/Quix/raw peers")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument(
