@@ -93,10 +93,9 @@ def make_mixed(n: int, seed: int, only: str | None = None) -> MixedTraffic:
     rng = np.random.default_rng(seed)
     start = math.floor((time.time() - SPAN_S - 900) / 60) * 60
     times = np.sort(rng.uniform(start, start + SPAN_S, n))
-    order = np.arange(n, dtype=np.float64)
-    late = rng.random(n) < LATE_FRACTION  # sent as if they were up to 1.5 s younger
-    order[late] += rng.uniform(0, MAX_DISORDER_S, int(late.sum())) * (n / SPAN_S)
-    sent = np.argsort(order, kind="stable")
+    late = rng.random(n) < LATE_FRACTION  # they arrive up to 1.5 s after their time
+    arrival = times + np.where(late, rng.uniform(0, MAX_DISORDER_S, n), 0.0)
+    sent = np.argsort(arrival, kind="stable")
     modules, values, variants = [], [], []
     latencies = np.full(n, math.nan)
     for i, moment in enumerate(times[sent].tolist()):
