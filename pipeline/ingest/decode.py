@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from pipeline.ingest.batch_scan import scanned_columns, scanned_messages
 from pipeline.ingest.fast_columns import MIN_EVENTS, fast_columns, message_columns
-from pipeline.ingest.fast_decode import fast_points
 from pipeline.ingest.normalize import Point, points_from_event
 from pipeline.ingest.point_batches import SeriesColumns
 from pipeline.models.events import AnalyticsEvent
@@ -185,23 +184,26 @@ def decode_points(
 ) -> DecodedPoints:
     """``decode_message`` then ``points_from_event``, through a fast path when one can.
 
-    ``pipeline.ingest.batch_scan`` (compiled) takes arrays of latency events whole,
-    ``pipeline.ingest.fast_columns`` arrays of one telemetry kind, and
-    ``pipeline.ingest.fast_decode`` the common telemetry events one by one; each declines the
-    rest. The points are the same either way (tests/unit/ingest/test_fast_decode.py,
+    ``pipeline.ingest.batch_scan`` (compiled) takes arrays of latency events whole, and
+    ``pipeline.ingest.fast_columns`` (msgspec) arrays of every payload type; each
+    declines what it cannot decide exactly (and arrays shorter than ``MIN_EVENTS``), and
+    the models judge that. Messages of one event are decoded a poll at a time
+    (:func:`decode_records`); alone, one goes to the models. The
+    points are the same either way (tests/unit/ingest/test_fast_paths.py,
     tests/unit/ingest/test_fast_columns.py, tests/unit/ingest/test_batch_scan.py).
     """
     limits = limits or IngestLimits()
     if len(raw) <= limits.max_message_bytes:
-        future, past = limits.max_future_skew_s, limits.max_past_age_s
-        grouped = scanned_columns(raw, offset_base, now, future, past) or fast_columns(
-            raw, offset_base, now, future, past
+        bounds = (now, limits.max_future_skew_s, limits.max_past_age_s)
+        grouped = scanned_columns(raw, offset_base, *bounds) or fast_columns(
+            raw, offset_base, *bounds
         )
         if grouped is not None and grouped[0] <= EVENTS_PER_MESSAGE:
             return DecodedPoints(columns=grouped[1], column_events=grouped[0])
-        fast = None if grouped is not None else fast_points(raw, now, future, past)
-        if fast is not None and len(fast) <= EVENTS_PER_MESSAGE:
-            return DecodedPoints(fast)
+    return _by_the_models(raw, now, limits)
+
+
+def _by_the_models(raw: bytes, now: float, limits: IngestLimits) -> DecodedPoints:
     decoded = decode_message(raw, now, limits)
     return DecodedPoints([points_from_event(e) for e in decoded.events], decoded.rejections)
 
@@ -239,29 +241,29 @@ def decode_records(
     """``decode_points`` for each of many messages of one source, the usual one-event
     messages decoded together as one batch: latency events by the compiled scanner
     (``pipeline.ingest.batch_scan.scanned_messages``), the rest by the msgspec columns
-    (``pipeline.ingest.fast_columns.message_columns``). Most producers send one event per
-    message, and a message alone is too small for the columnar paths. Message ``i``'s
+    (``pipeline.ingest.fast_columns.message_columns``): most producers send one event per
+    message, and the columns' fixed cost is paid once per poll. Message ``i``'s
     events get offsets from ``offset_bases[i]``. The points are the same as message by
     message (tests/unit/ingest/test_batch_scan.py, tests/unit/ingest/test_message_columns.py)."""
     limits = limits or IngestLimits()
     out = DecodedRecords()
     bounds = (now, limits.max_future_skew_s, limits.max_past_age_s)
     pending = [i for i, raw in enumerate(raws) if len(raw) <= limits.max_message_bytes]
+    offsets = np.asarray(offset_bases, dtype=np.int64)
     taken: set[int] = set()
-    if len(pending) >= MIN_EVENTS:
-        offsets = np.asarray(offset_bases, dtype=np.int64)
-        for scan in (scanned_messages, message_columns):
-            scanned = scan([raws[i] for i in pending], offsets[pending], *bounds)
-            if scanned is None:
-                continue  # the compiled scanner is off
-            mask, columns = scanned
-            out.columns += columns
-            out.column_events += int(mask.sum())
-            taken.update(i for i, kept in zip(pending, mask.tolist(), strict=True) if kept)
-            pending = [i for i in pending if i not in taken]
-            if len(pending) < MIN_EVENTS:
-                break
+    for scan in (scanned_messages, message_columns):
+        if len(pending) < MIN_EVENTS:
+            break  # fewer do not pay the columns' fixed cost: the models take them
+        scanned: Any = scan([raws[i] for i in pending], offsets[pending], *bounds)
+        if scanned is None:
+            continue  # the compiled scanner is off
+        mask, columns = scanned
+        out.columns += columns
+        out.column_events += int(mask.sum())
+        taken.update(i for i, kept in zip(pending, mask.tolist(), strict=True) if kept)
+        pending = [i for i in pending if i not in taken]
     for i, raw in enumerate(raws):
-        if i not in taken:
-            out.rest.append((i, decode_points(raw, now, limits, offset_bases[i])))
+        if i in taken:
+            continue
+        out.rest.append((i, decode_points(raw, now, limits, offset_bases[i])))
     return out

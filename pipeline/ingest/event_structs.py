@@ -3,7 +3,7 @@
 One struct per payload variant of ``pipeline.models.events``, with the same field
 names, types and bounds, so the normalisation mappers read either alike. They are
 at least as strict as the models (the fast paths may decline what the models accept,
-never the reverse; ``tests/unit/ingest/test_fast_decode.py`` checks that on every
+never the reverse; ``tests/unit/ingest/test_fast_paths.py`` checks that on every
 variant). msgspec keeps the last of repeated keys where the models refuse some,
 so the fast paths also count the keys a message holds against the keys its decoded
 structs account for (:func:`total_keys`, :func:`event_keys`): any difference is a

@@ -10,10 +10,10 @@ series. Per-event Python work would cost more than the rest of the worker togeth
 (docs/BENCHMARKS.md).
 
 It answers only what it can decide exactly: an array whole or not at all, and of a
-poll the messages it can decide, one by one. Everything else takes the per-event paths,
-which explain each rejection. When it answers it must equal the per-event points
-grouped by series (``tests/unit/ingest/test_fast_columns.py`` checks that on generated
-and mutated events of every variant, and against the pydantic models).
+poll the messages it can decide, one by one. Everything else goes to the pydantic
+models, which explain each rejection. When it answers it must equal the models' points
+grouped by series (tests/unit/ingest/test_fast_columns.py, test_fast_paths.py and
+test_message_columns.py check that on generated and mutated events of every variant).
 """
 
 from __future__ import annotations
@@ -38,15 +38,30 @@ from pipeline.ingest.event_structs import (
     settle,
     total_keys,
 )
-from pipeline.ingest.fast_decode import (
-    SCHEMA_VERSION_PATTERN,
-    TIMESTAMP_PATTERN,
-    UUID_PATTERN,
-    has_spaced_key,
-)
 from pipeline.ingest.fast_timestamps import epoch_seconds
 from pipeline.ingest.normalize import count_series_tags, mapper_of, measurement_series_tags
 from pipeline.ingest.point_batches import SeriesColumns
+
+# Stricter than the models on purpose (the canonical forms only); others fall back.
+UUID_PATTERN = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+TIMESTAMP_PATTERN = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-][01]\d:[0-5]\d)"
+)
+SCHEMA_VERSION_PATTERN = re.compile(r"1\.[0-9]+\.[0-9]+")
+_SPACED_KEY_END = re.compile(rb'"\s+:')
+_JSON_WHITESPACE = (b" ", b"\n", b"\t", b"\r")
+
+
+def has_spaced_key(raw: bytes) -> bool:
+    """Whitespace between a key and its colon (which the key count below cannot see).
+
+    Compact JSON has no whitespace at all, which one memchr per character finds out;
+    only otherwise is the (slower) regex run. Other control characters cannot stand
+    there: JSON forbids them outside strings, and raw inside them.
+    """
+    return any(c in raw for c in _JSON_WHITESPACE) and bool(_SPACED_KEY_END.search(raw))
 
 
 def _all_lines(pattern: re.Pattern[str]) -> re.Pattern[str]:
@@ -77,7 +92,8 @@ def _key_count(raw: bytes) -> int:
 _QUOTE, _COLON = ord('"'), ord(":")
 
 MIN_EVENTS = 8
-"""Fewer events gain nothing from columns; the per-event path takes them."""
+"""Fewer events do not pay the columns' fixed cost (~0.2 ms a batch): the models take
+them (light traffic, where a poll holds a few messages)."""
 
 _DATA = attrgetter("payload.data")
 _TIMESTAMP = attrgetter("timestamp")
@@ -100,8 +116,8 @@ def _plain(raw: bytes) -> bool:
 def fast_columns(
     raw: bytes, base: int, now: float, future_s: float, past_s: float
 ) -> tuple[int, list[SeriesColumns]] | None:
-    """The event count and series groups of one array message, or None to take the
-    per-event path.
+    """The event count and series groups of one array message, or None to leave it to
+    the models.
 
     Event ``i`` of the array gets offset ``base + i``; ``now``, ``future_s`` and
     ``past_s`` bound plausible timestamps as the other paths do.
@@ -280,7 +296,7 @@ def series_of_rows(
     moments: np.ndarray,
     fields: dict[str, tuple[np.ndarray, np.ndarray | None]],
 ) -> SeriesColumns:
-    """One series' rows; a field is kept when one of them has it, as the per-event path does.
+    """One series' rows; a field is kept when one of them has it, as the models' points do.
 
     ``fields`` holds each column with its presence mask, or None when every row has it.
     ``base``: row ``i``'s offset is ``base + i``, or ``base[i]`` for an array of offsets
@@ -332,7 +348,7 @@ def _measurement_series(
         picked = [fields[i] for i in rows.tolist()]
         names = dict.fromkeys(name for row in picked for name in row)
         if not names:
-            continue  # no field: no point (as the per-event path)
+            continue  # no field: no point (as ``points_from_parts``)
         arrays = {}
         for name in names:
             values = np.fromiter((row.get(name, _NAN) for row in picked), np.float64, len(picked))

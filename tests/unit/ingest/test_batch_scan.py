@@ -30,7 +30,7 @@ from pipeline.ingest.fast_columns import fast_columns
 from pipeline.ingest.normalize import points_from_event
 from pipeline.ingest.point_batches import SourceGroups
 from tests.unit.ingest.test_fast_columns import BASE, Groups, _batch, _normal, _per_event
-from tests.unit.ingest.test_fast_decode import (
+from tests.unit.ingest.test_fast_paths import (
     BAD_VALUES,
     FIELDS,
     INSERTIONS,

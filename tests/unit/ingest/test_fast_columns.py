@@ -1,6 +1,5 @@
-"""The columnar batch path against the per-event fast path (itself checked against the
-pydantic models in test_fast_decode.py): when it answers, the series groups are exactly
-those of the per-event points, and it never answers where the per-event path declines.
+"""The msgspec columns of an array against the pydantic models: when they answer, the
+models accept every event and their points, grouped by series, are exactly the columns.
 """
 
 from __future__ import annotations
@@ -12,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from pipeline.ingest.decode import decode_message
 from pipeline.ingest.fast_columns import MIN_EVENTS, fast_columns
-from pipeline.ingest.fast_decode import fast_points
+from pipeline.ingest.normalize import points_from_event
 from pipeline.ingest.point_batches import SeriesColumns, SourceGroups
-from tests.unit.ingest.test_fast_decode import (
+from tests.unit.ingest.test_fast_paths import (
     BAD_VALUES,
     FAST_VARIANTS,
     FIELDS,
@@ -51,9 +51,11 @@ def _normal(columns: list[SeriesColumns]) -> Groups:
 
 
 def _per_event(raw: bytes) -> Groups | None:
-    points = fast_points(raw, NOW.timestamp(), LIMITS.max_future_skew_s, LIMITS.max_past_age_s)
-    if points is None:
+    """The models' points grouped by series; None when they refuse any event."""
+    decoded = decode_message(raw, NOW.timestamp(), LIMITS)
+    if decoded.rejections:
         return None
+    points = [points_from_event(event) for event in decoded.events]
     groups = SourceGroups()
     for index, event_points in enumerate(points):
         for point in event_points:
@@ -112,9 +114,9 @@ def test_optional_fields_and_tags_present_absent_and_null_in_one_batch() -> None
     assert _assert_agree(_compact(docs))
 
 
-def test_what_the_columns_leave_to_the_per_event_path() -> None:
+def test_what_the_columns_leave_to_the_models() -> None:
     latency = _batch("telemetry.latency", 12, 1)
-    assert _columnar(_compact(latency[: MIN_EVENTS - 1])) is None  # short
+    assert _columnar(_compact(latency[: MIN_EVENTS - 1])) is None  # short: the models
     assert _columnar(_compact(latency[0])) is None  # one object, not an array
     raw = _compact(latency)
     duplicated = raw.replace(b'"environment":', b'"environment":"dup","environment":', 1)

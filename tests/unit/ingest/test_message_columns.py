@@ -20,7 +20,7 @@ from pipeline.ingest.normalize import points_from_event
 from pipeline.ingest.point_batches import SourceGroups
 from pipeline.sim.simulate import VARIANTS
 from tests.unit.ingest.test_batch_scan import _rows, _together
-from tests.unit.ingest.test_fast_decode import (
+from tests.unit.ingest.test_fast_paths import (
     INSERTIONS,
     LIMITS,
     NOW,

@@ -1,23 +1,28 @@
-"""The msgspec fast path against the pydantic models: never more lenient, same points.
+"""The fast paths of one message against the pydantic models: never more lenient, same
+points.
 
-Every case is run through both paths. When the fast path answers, the full path must
-accept every event of the message and yield exactly the same points; when it declines
-(None), ``decode_points`` falls back to the full path, so only its coverage matters.
+Every case is run through both. When a fast path (the compiled scanner, the msgspec
+columns) answers, the models must accept every event of the message and yield exactly
+the same points; when it declines, ``decode_points`` falls back to the models, so only
+its coverage matters.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
 from pipeline.ingest.decode import IngestLimits, decode_message, decode_points
-from pipeline.ingest.fast_decode import fast_points
-from pipeline.ingest.normalize import points_from_event
+from pipeline.ingest.fast_columns import message_columns
+from pipeline.ingest.normalize import Point, points_from_event
+from pipeline.ingest.point_batches import SeriesColumns
 from pipeline.sim.simulate import VARIANTS, EventSimulator
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -32,6 +37,35 @@ def _doc(variant: str, seed: int, offset_s: float = 0.0) -> dict[str, Any]:
 
 def _compact(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def points_by_event(columns: list[SeriesColumns]) -> list[list[Point]]:
+    """Series groups back to each event's points, in event order (count point first)."""
+    events: dict[int, list[Point]] = {}
+    for c in columns:
+        for i, offset in enumerate(c.offsets):
+            fields = {}
+            for name, values in c.fields.items():
+                value = values[i]
+                if value is not None and not math.isnan(value):
+                    fields[name] = float(value)
+            point = Point(c.measurement, float(c.timestamps[i]), c.tags, fields)
+            events.setdefault(int(offset), []).append(point)
+    return [sorted(events[o], key=lambda p: p.measurement != "hub_events") for o in sorted(events)]
+
+
+def fast_points(raw: bytes, now: float, future_s: float, past_s: float) -> list[list[Point]] | None:
+    """What the fast paths make of one message (an array: the scanner or the columns; one
+    event: the columns, as in a poll), as points per event; None: they declined."""
+    if raw[:1] != b"[":
+        taken, columns = message_columns([raw], np.zeros(1, np.int64), now, future_s, past_s)
+        return points_by_event(columns) if taken[0] else None
+    limits = IngestLimits(max_future_skew_s=future_s, max_past_age_s=past_s)
+    decoded = decode_points(raw, now, limits)
+    if decoded.column_events == 0:
+        return None
+    assert not decoded.points and not decoded.rejections  # a message is taken whole
+    return points_by_event(decoded.columns)
 
 
 def _both(raw: bytes) -> tuple[Any, Any]:
@@ -59,10 +93,11 @@ def test_every_variant_agrees_and_takes_the_fast_path(variant: str) -> None:
 
 
 def test_mixed_batches_agree_and_one_bad_event_sends_the_whole_batch_to_the_models() -> None:
+    """(Per event, the models keep the good events and refuse the bad one.)"""
     mixed = [_doc(v, s) for v in FAST_VARIANTS for s in range(3)]
     assert _assert_agree(_compact(mixed))
     mixed[5]["severity"] = "loud"
-    assert not _assert_agree(_compact(mixed))
+    assert not _assert_agree(_compact(mixed))  # the columns take an array whole or not
     decoded = decode_points(_compact(mixed), NOW.timestamp(), LIMITS)
     assert len(decoded.points) == len(mixed) - 1 and len(decoded.rejections) == 1
 
