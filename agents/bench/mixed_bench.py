@@ -337,7 +337,10 @@ def run_mixed_suite(bootstrap: str, events: int, batch: int, seed: int) -> dict[
                 flush=True,
             )
             runs[f"{'mixed' if traffic is mixed else 'latency'}_{shape}"] = run
-    return {"events": events, "batch": batch, "runs": runs}
+    from agents.bench.stages import variant_costs
+
+    print("bench: decode cost of each payload type (no Kafka) ...", flush=True)
+    return {"events": events, "batch": batch, "runs": runs, "variants": variant_costs(seed=seed)}
 
 
 def format_mixed(suite: dict[str, Any]) -> str:
@@ -362,5 +365,19 @@ def format_mixed(suite: dict[str, Any]) -> str:
         lines.append(f"ingest, mixed ÷ latency only, {shape} per message: {ratio:.2f}")
     for run in runs.values():
         warned = ", ".join(f"{k} {v}" for k, v in run.warnings.items() if v) or "none"
-        lines.append(f"{run.mode}: warnings: {warned}; peak RSS {run.peak_rss_mb:.0f} MB")
+        lines.append(
+            f"{run.mode}: {run.results / run.events:.2f} window results an event; warnings: "
+            f"{warned}; peak RSS {run.peak_rss_mb:.0f} MB"
+        )
+    variants = suite.get("variants")
+    if variants:
+        lines.append(
+            "decode + validate + normalise, one event per message, µs an event "
+            "(a poll of 3,000 of one payload type / the pydantic models):"
+        )
+        lines += [
+            f"  {name:32} {cost['poll_us']:6.1f} / {cost['models_us']:5.1f}"
+            f"  ({cost['models_us'] / cost['poll_us']:.1f}x)"
+            for name, cost in variants.items()
+        ]
     return "\n".join(lines)

@@ -132,3 +132,38 @@ def _batched_stage_costs(events: list[bytes], batch: int) -> dict[str, float]:
         "group_route_encode_us": (t2 - t1) / n * 1e6,
         "window_us": (t3 - t2) / n * 1e6,
     }
+
+
+def variant_costs(per_variant: int = 3_000, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Microseconds per event of each payload variant, one event per message: decoded a
+    poll at a time as the worker does (``decode_records``), and through the models. The
+    simulator's events of the variant alone."""
+    import warnings
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.sim.simulate import VARIANTS, EventSimulator
+
+    sim = EventSimulator(seed=seed)
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    out = {}
+    with warnings.catch_warnings():  # the simulator builds some models unvalidated
+        warnings.simplefilter("ignore")
+        for variant in VARIANTS:
+            events = [
+                sim.make(variant, start + timedelta(milliseconds=i)).to_wire_bytes()
+                for i in range(per_variant)
+            ]
+            bases = [i * 65536 for i in range(per_variant)]
+
+            def polled(events: list[bytes], now: float) -> list[object]:
+                return [decode_records(events, bases, now)]  # noqa: B023 (used at once)
+
+            poll_s, decoded = _timed(polled, events, time.time())
+            assert decoded[0].valid == per_variant  # type: ignore[attr-defined]
+            models_s, _ = _timed(_pydantic_path, events, time.time())
+            out[variant] = {
+                "poll_us": poll_s / per_variant * 1e6,
+                "models_us": models_s / per_variant * 1e6,
+                "columns": decoded[0].column_events / per_variant,  # type: ignore[attr-defined]
+            }
+    return out
