@@ -15,7 +15,12 @@ import numpy as np
 from pydantic import ValidationError
 
 from pipeline.ingest.batch_scan import scanned_columns, scanned_messages
-from pipeline.ingest.fast_columns import MIN_EVENTS, fast_columns, message_columns
+from pipeline.ingest.fast_columns import (
+    MIN_EVENTS,
+    array_columns,
+    fast_columns,
+    message_columns,
+)
 from pipeline.ingest.normalize import Point, points_from_event
 from pipeline.ingest.point_batches import SeriesColumns
 from pipeline.models.events import AnalyticsEvent
@@ -210,10 +215,10 @@ def _by_the_models(raw: bytes, now: float, limits: IngestLimits) -> DecodedPoint
 
 @dataclass(slots=True)
 class DecodedRecords:
-    """One source's polled messages as the worker needs them: the events the scanner took
-    from messages of one event each, grouped by series across messages (``columns``,
-    each event at its message's offset), and every other message decoded on its own
-    (``rest``: the message's index in the poll, its points and rejections)."""
+    """One source's polled messages as the worker needs them: the events the fast tiers
+    took, grouped by series across messages (``columns``; a one-event message's event at
+    the message's offset base, an array's ``j``-th at base + ``j``), and every other
+    message decoded on its own (``rest``: its index in the poll, points and rejections)."""
 
     columns: list[SeriesColumns] = field(default_factory=list)
     column_events: int = 0
@@ -262,8 +267,45 @@ def decode_records(
         out.column_events += int(mask.sum())
         taken.update(i for i, kept in zip(pending, mask.tolist(), strict=True) if kept)
         pending = [i for i in pending if i not in taken]
+    arrays = [i for i, raw in enumerate(raws) if i not in taken and raw[:1] == b"["]
+    _arrays_together(raws, arrays, offset_bases, now, limits, out, taken)
     for i, raw in enumerate(raws):
         if i in taken:
             continue
         out.rest.append((i, decode_points(raw, now, limits, offset_bases[i])))
     return out
+
+
+def _arrays_together(
+    raws: Sequence[bytes],
+    arrays: list[int],
+    offset_bases: Sequence[int],
+    now: float,
+    limits: IngestLimits,
+    out: DecodedRecords,
+    taken: set[int],
+) -> None:
+    """A poll's array messages: latency arrays through the compiled scanner one by one (it
+    is fast alone), the others through the msgspec columns together."""
+    bounds = (now, limits.max_future_skew_s, limits.max_past_age_s)
+    rest = []
+    for i in arrays:
+        raw = raws[i]
+        if len(raw) > limits.max_message_bytes:
+            continue
+        scanned = scanned_columns(raw, offset_bases[i], *bounds)
+        if scanned is not None and scanned[0] <= EVENTS_PER_MESSAGE:
+            out.columns += scanned[1]
+            out.column_events += scanned[0]
+            taken.add(i)
+        else:
+            rest.append(i)
+    if not rest:
+        return
+    bases = np.asarray([offset_bases[i] for i in rest], dtype=np.int64)
+    mask, columns, events = array_columns(
+        [raws[i] for i in rest], bases, *bounds, EVENTS_PER_MESSAGE
+    )
+    out.columns += columns
+    out.column_events += events
+    taken.update(i for i, kept in zip(rest, mask.tolist(), strict=True) if kept)

@@ -53,9 +53,13 @@ def _poll(seed: int, n: int, limits: IngestLimits) -> list[bytes]:
             raw = _compact(doc)
         elif choice < 0.65:
             raw = json.dumps(doc, indent=1).encode()
-        elif choice < 0.7:
-            raw = _compact([doc, _doc(rng.choice(VARIANTS), i)])
-        elif choice < 0.85:
+        elif choice < 0.72:  # arrays of any payloads, some byte-mutated
+            size = rng.randint(1, 30)
+            docs = [_doc(rng.choice(VARIANTS), seed * 10_000 + i * 31 + j) for j in range(size)]
+            raw = _compact(docs)
+            if rng.random() < 0.3:
+                raw = mutated(raw, rng, REPLACEMENTS + b"\n", INSERTIONS + b"\n")
+        elif choice < 0.86:
             raw = mutated(_compact(doc), rng, REPLACEMENTS + b"\n", INSERTIONS + b"\n")
         elif choice < 0.9:
             raw = _compact(doc).replace(b'"environment":', b'"environment":"x","environment":', 1)
@@ -69,6 +73,7 @@ def _poll(seed: int, n: int, limits: IngestLimits) -> list[bytes]:
 
 
 def test_a_mixed_poll_decoded_together_equals_the_models_message_by_message() -> None:
+    """One-event messages and arrays of every payload type, well-formed and mutated."""
     limits = IngestLimits(max_message_bytes=4_000)
     for seed in (1, 2, 3):
         raws = _poll(seed, 500, limits)
@@ -92,5 +97,18 @@ def test_the_columns_take_exactly_the_plain_well_formed_messages() -> None:
     counted = [c for c in columns if c.measurement == "hub_events"]
     assert sorted(int(o) for c in counted for o in c.offsets) == offsets[: len(good)].tolist()
     decoded = decode_records(raws, offsets.tolist(), NOW.timestamp(), LIMITS)
-    assert decoded.column_events == len(good) and decoded.valid == len(good) + 3
+    assert decoded.column_events == len(good) + 1  # the one-event array too
+    assert decoded.valid == len(good) + 3
     assert decoded.rejected == 2  # the models refuse the repeated key, and the unreadable one
+
+
+def test_an_array_with_one_event_to_refuse_is_left_whole_to_the_models() -> None:
+    good = [_compact(_doc(v, i)) for i, v in enumerate(VARIANTS)]
+    loud = good[5].replace(b'"severity":"', b'"severity":"loud', 1)
+    arrays = [b"[" + b",".join(good[:9]) + b"]", b"[" + b",".join([*good[9:], loud]) + b"]"]
+    raws = [*arrays, *good]
+    bases = [(100 + i) * EVENTS_PER_MESSAGE for i in range(len(raws))]
+    rows, rejected, decoded = _together(raws, bases, LIMITS)
+    assert (rows, rejected) == _by_the_models(raws, bases, LIMITS)
+    assert decoded.column_events == 9 + len(good)  # the clean array and the singles
+    assert list(rejected) == [1] and decoded.valid == 9 + (len(good) - 9) + len(good)
