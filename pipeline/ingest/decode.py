@@ -244,8 +244,8 @@ def decode_records(
     limits: IngestLimits | None = None,
 ) -> DecodedRecords:
     """``decode_points`` for each of many messages of one source, the usual one-event
-    messages decoded together as one batch: latency events by the compiled scanner
-    (``pipeline.ingest.batch_scan.scanned_messages``), the rest by the msgspec columns
+    messages decoded together as one batch (and a poll's arrays together): latency events
+    by the compiled scanner (``pipeline.ingest.batch_scan.scanned_messages``), the rest by the msgspec columns
     (``pipeline.ingest.fast_columns.message_columns``): most producers send one event per
     message, and the columns' fixed cost is paid once per poll. Message ``i``'s
     events get offsets from ``offset_bases[i]``. The points are the same as message by
@@ -270,9 +270,8 @@ def decode_records(
     arrays = [i for i, raw in enumerate(raws) if i not in taken and raw[:1] == b"["]
     _arrays_together(raws, arrays, offset_bases, now, limits, out, taken)
     for i, raw in enumerate(raws):
-        if i in taken:
-            continue
-        out.rest.append((i, decode_points(raw, now, limits, offset_bases[i])))
+        if i not in taken:  # the fast tiers have seen it (or it is oversize): the models judge
+            out.rest.append((i, _by_the_models(raw, now, limits)))
     return out
 
 

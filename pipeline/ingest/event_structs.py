@@ -6,7 +6,7 @@ at least as strict as the models (the fast paths may decline what the models acc
 never the reverse; ``tests/unit/ingest/test_fast_paths.py`` checks that on every
 variant). msgspec keeps the last of repeated keys where the models refuse some,
 so the fast paths also count the keys a message holds against the keys its decoded
-structs account for (:func:`total_keys`, :func:`event_keys`): any difference is a
+structs account for (:func:`total_keys`, :func:`value_keys`): any difference is a
 repeated or unknown key, and the models judge that message.
 """
 
@@ -340,11 +340,6 @@ def value_keys(value: Any) -> int:
     if isinstance(value, list):
         return sum(map(value_keys, value))
     return 0
-
-
-def event_keys(event: EventStruct) -> int:
-    """Keys of one event's JSON if it has no repeated and no unknown key."""
-    return value_keys(event)
 
 
 def _holds_keys(annotation: Any) -> bool:

@@ -34,9 +34,9 @@ from pipeline.ingest.event_structs import (
     ONE,
     VARIANT_NAME,
     EventStruct,
-    event_keys,
     settle,
     total_keys,
+    value_keys,
 )
 from pipeline.ingest.fast_timestamps import epoch_seconds
 from pipeline.ingest.normalize import count_series_tags, mapper_of, measurement_series_tags
@@ -216,7 +216,7 @@ def message_columns(
     chosen = [raws[i] for i in rows]
     if _key_count(b"".join(chosen)) != total_keys(events, datas):
         # some message repeats or adds a key: find which, one by one (rare)
-        exact = [raw.count(b'":') == event_keys(e) for raw, e in zip(chosen, events, strict=True)]
+        exact = [raw.count(b'":') == value_keys(e) for raw, e in zip(chosen, events, strict=True)]
         keep = np.fromiter(exact, bool, len(events))
         events, datas = _rows(events, keep), _rows(datas, keep)
         rows = _rows(rows, keep)
