@@ -245,8 +245,8 @@ def decode_records(
 ) -> DecodedRecords:
     """``decode_points`` for each of many messages of one source, the usual one-event
     messages decoded together as one batch (and a poll's arrays together): latency events
-    by the compiled scanner (``pipeline.ingest.batch_scan.scanned_messages``), the rest by the msgspec columns
-    (``pipeline.ingest.fast_columns.message_columns``): most producers send one event per
+    by the compiled scanner (``pipeline.ingest.batch_scan.scanned_messages``), the rest by
+    the msgspec columns (``pipeline.ingest.fast_columns.message_columns``): most producers send one event per
     message, and the columns' fixed cost is paid once per poll. Message ``i``'s
     events get offsets from ``offset_bases[i]``. The points are the same as message by
     message (tests/unit/ingest/test_batch_scan.py, tests/unit/ingest/test_message_columns.py)."""
