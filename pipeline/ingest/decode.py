@@ -243,13 +243,15 @@ def decode_records(
     now: float,
     limits: IngestLimits | None = None,
 ) -> DecodedRecords:
-    """``decode_points`` for each of many messages of one source, the usual one-event
-    messages decoded together as one batch (and a poll's arrays together): latency events
-    by the compiled scanner (``pipeline.ingest.batch_scan.scanned_messages``), the rest by
-    the msgspec columns (``pipeline.ingest.fast_columns.message_columns``): most producers send one event per
-    message, and the columns' fixed cost is paid once per poll. Message ``i``'s
-    events get offsets from ``offset_bases[i]``. The points are the same as message by
-    message (tests/unit/ingest/test_batch_scan.py, tests/unit/ingest/test_message_columns.py)."""
+    """``decode_points`` for each of many messages of one source, decoded together: the
+    one-event latency messages by the compiled scanner
+    (``pipeline.ingest.batch_scan.scanned_messages``), the other one-event messages by the
+    msgspec columns (``pipeline.ingest.fast_columns.message_columns``), a poll's arrays
+    together (latency arrays by the scanner), and what they decline by the models. Most
+    producers send one event per message; the columns' fixed cost is paid once per poll.
+    Message ``i``'s events get offsets from ``offset_bases[i]``. The points are the same
+    as message by message (tests/unit/ingest/test_batch_scan.py,
+    tests/unit/ingest/test_message_columns.py)."""
     limits = limits or IngestLimits()
     out = DecodedRecords()
     bounds = (now, limits.max_future_skew_s, limits.max_past_age_s)
